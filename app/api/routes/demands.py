@@ -1,0 +1,49 @@
+"""Classifying customer demand texts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Body
+from fastapi.responses import Response
+
+from app.api.deps import CatalogDep, SettingsDep
+from app.api.schemas import (
+    CLASSIFY_ANSWER_EXAMPLE,
+    CLASSIFY_EXAMPLES,
+    ClassifyRequest,
+    ClassifyResponse,
+)
+from app.services.demand_classification import classify_demands, texts_to_classify
+
+router = APIRouter(prefix="/v1/demands", tags=["demands"])
+
+PROBLEM = {"content": {"application/problem+json": {}}}
+
+
+@router.post(
+    "/classify",
+    response_model=ClassifyResponse,
+    responses={
+        200: {"content": {"application/json": {"example": CLASSIFY_ANSWER_EXAMPLE}}},
+        400: {"description": "The body is not valid JSON", **PROBLEM},
+        413: {"description": "More texts than the documented maximum", **PROBLEM},
+        422: {"description": "A field is missing, empty, too long or of the wrong type", **PROBLEM},
+        503: {"description": "The models are not loaded yet", **PROBLEM},
+    },
+)
+async def classify(
+    request: Annotated[ClassifyRequest, Body(openapi_examples=CLASSIFY_EXAMPLES)],
+    catalog: CatalogDep,
+    settings: SettingsDep,
+) -> Response:
+    """Classify one text or a batch: demand category, top-3, and the spam verdict."""
+    texts = texts_to_classify(
+        request.text,
+        request.texts,
+        max_texts=settings.max_texts_per_request,
+        max_chars=settings.max_text_chars,
+    )
+    answer = classify_demands(texts, catalog)
+    return Response(orjson.dumps(answer), media_type="application/json")

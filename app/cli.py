@@ -1,0 +1,160 @@
+"""The ``insight`` command line: data, training, the model registry, prediction and the service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from app.core.config import Settings
+
+
+class _InsightGroup(click.Group):
+    """Reports the user's mistakes (a missing column, an unknown model) without a traceback."""
+
+    def invoke(self, context: click.Context):
+        from model_registry.registry import ModelNotFoundError
+        from training.labels import DataError
+
+        try:
+            return super().invoke(context)
+        except (DataError, ModelNotFoundError) as error:
+            raise click.ClickException(str(error)) from None
+
+
+def _settings(context: click.Context) -> Settings:
+    return context.ensure_object(Settings)
+
+
+@click.group(cls=_InsightGroup)
+@click.pass_context
+def main(context: click.Context) -> None:
+    """Customer-insight models: generate data, train, register, promote, predict and serve."""
+    context.obj = Settings()
+
+
+@main.group()
+def data() -> None:
+    """Generate the built-in data sets."""
+
+
+@data.command("demands")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--n", "rows", type=click.IntRange(min=100), default=6000, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def data_demands(out: Path, rows: int, seed: int) -> None:
+    """Write the built-in Chinese demand corpus (text, category, spam, channel) as CSV."""
+    from training.demand_corpus import generate_demands
+
+    frame = generate_demands(rows, seed=seed)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(out, index=False)
+    click.echo(f"wrote {len(frame)} texts ({int(frame['spam'].sum())} spam) to {out}")
+
+
+@main.group()
+def train() -> None:
+    """Train a model, log the run to MLflow and register a new version."""
+
+
+def _text_training_command(model_name: str) -> click.Command:
+    @click.option("--data", "data_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--text-column", default="text", show_default=True)
+    @click.option("--label-column", default=None, help="Defaults to the built-in corpus's column.")
+    @click.option("--seed", type=int, default=0, show_default=True, help="Split seed.")
+    @click.pass_context
+    def command(context, data_file, text_column, label_column, seed) -> None:
+        from training.text_trainer import TEXT_TASKS
+        from training.text_training import train_text_command
+
+        task = TEXT_TASKS[model_name]
+        outcome = train_text_command(
+            task,
+            data_file=data_file,
+            text_column=text_column,
+            label_column=label_column or task.label_column,
+            seed=seed,
+            store=_settings(context).mlflow_store(),
+        )
+        click.echo(f"run id: {outcome.run_id}")
+        click.echo(f"registered {model_name} version {outcome.version}")
+
+    command.__doc__ = f"Train {model_name} on the built-in corpus or on --data CSV."
+    return click.command(model_name)(command)
+
+
+for _name in ("demand-classifier", "spam-filter"):
+    train.add_command(_text_training_command(_name))
+
+
+@main.group()
+def models() -> None:
+    """Registered models: list versions and aliases, promote a version."""
+
+
+@models.command("list")
+@click.pass_context
+def models_list(context: click.Context) -> None:
+    """List every registered version with its aliases."""
+    from model_registry.registry import list_versions
+
+    client = _settings(context).mlflow_store().activate()
+    versions = list_versions(client)
+    if not versions:
+        click.echo("no registered models yet: run `insight train ...`")
+    for v in versions:
+        aliases = ", ".join(v.aliases) or "-"
+        click.echo(f"{v.name:<22} version {v.version:<4} aliases: {aliases:<22} run {v.run_id}")
+
+
+@models.command("promote")
+@click.argument("name")
+@click.option("--version", required=True, help="A version number, or `latest`.")
+@click.option("--alias", default="production", show_default=True)
+@click.pass_context
+def models_promote(context: click.Context, name: str, version: str, alias: str) -> None:
+    """Point an alias (production by default) at a version."""
+    from model_registry.registry import promote
+
+    client = _settings(context).mlflow_store().activate()
+    version = promote(client, name, version=version, alias=alias)
+    click.echo(f"{name}@{alias} -> version {version}")
+
+
+@main.command()
+@click.argument("model_name")
+@click.option("--data", "data_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option("--text-column", default="text", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--alias", default=None, help="Registry alias to use (default: production).")
+@click.option("--version", default=None, help="A version number instead of an alias.")
+@click.pass_context
+def predict(context, model_name, data_file, text_column, out, alias, version) -> None:
+    """Batch-predict a CSV with a registered text model; writes label and confidence."""
+    from model_registry.registry import resolve_version
+    from training.batch_prediction import predict_text_file
+
+    if alias and version:
+        raise click.UsageError("give --alias or --version, not both")
+    client = _settings(context).mlflow_store().activate()
+    chosen = resolve_version(client, model_name, alias=alias, version=version)
+    rows = predict_text_file(
+        f"models:/{model_name}/{chosen.version}", data=data_file, text_column=text_column, out=out
+    )
+    click.echo(f"wrote {rows} predictions from {model_name} version {chosen.version} to {out}")
+
+
+@main.command()
+@click.option("--host", default=None, help="Defaults to INSIGHT_HOST (127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Defaults to INSIGHT_PORT (8000).")
+@click.pass_context
+def serve(context: click.Context, host: str | None, port: int | None) -> None:
+    """Start the HTTP service (uvicorn) on the models behind the configured alias."""
+    from app.server import run_server
+
+    settings = _settings(context)
+    run_server(settings.model_copy(update={k: v for k, v in (("host", host), ("port", port)) if v}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""The service's settings: one class, read from ``INSIGHT_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from model_registry.store import MlflowStore
+
+
+class Settings(BaseSettings):
+    """Settings for the command line and the service; every field reads ``INSIGHT_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="INSIGHT_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(
+        Path("var"),
+        description="Folder for the embedded default: MLflow's SQLite file and artifacts.",
+    )
+    mlflow_tracking_uri: str | None = Field(
+        None,
+        description="MLflow tracking and registry URI; unset means a SQLite file in data_dir.",
+    )
+    mlflow_artifact_root: str | None = Field(
+        None,
+        description="Where new experiments keep artifacts; unset means data_dir/mlartifacts.",
+    )
+    model_alias: str = Field(
+        "production", description="Registry alias whose versions the service loads."
+    )
+    host: str = Field("127.0.0.1", description="Address the service listens on.")
+    port: int = Field(8000, description="Port the service listens on.")
+    access_log: bool = Field(
+        False, description="Log one line per request (method, path, status; never the body)."
+    )
+    max_texts_per_request: int = Field(
+        64, ge=1, description="Largest batch of texts one classify request may carry."
+    )
+    max_text_chars: int = Field(
+        2000, ge=1, description="Longest text, in characters, that may be classified."
+    )
+
+    def mlflow_store(self) -> MlflowStore:
+        """The MLflow store these settings name."""
+        embedded = MlflowStore.embedded(self.data_dir)
+        return MlflowStore(
+            tracking_uri=self.mlflow_tracking_uri or embedded.tracking_uri,
+            artifact_root=self.mlflow_artifact_root or embedded.artifact_root,
+        )

@@ -1,0 +1,137 @@
+"""Domain errors that carry their HTTP status, rendered as RFC 9457 problem+json.
+
+Nothing below ``app/api`` raises ``HTTPException``: services raise these, and the handlers
+here turn them, and FastAPI's own validation errors, into one problem format. No handler
+echoes the request's content: errors name the field and the rule that failed.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from dataclasses import dataclass
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from model_registry.registry import ModelNotFoundError
+
+PROBLEM_JSON = "application/problem+json"
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    message: str
+
+
+class ProblemError(Exception):
+    """An error the client can act on; subclasses fix the status and title."""
+
+    status = 400
+    title = "Bad request"
+
+    def __init__(self, detail: str, *, errors: list[FieldError] | None = None):
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors or []
+
+
+class InvalidInputError(ProblemError):
+    status = 422
+    title = "Invalid input"
+
+
+class PayloadTooLargeError(ProblemError):
+    status = 413
+    title = "Request too large"
+
+
+class UnknownModelError(ProblemError):
+    status = 404
+    title = "Unknown model"
+
+
+class NotReadyError(ProblemError):
+    status = 503
+    title = "Models not loaded"
+
+
+def problem_response(
+    request: Request,
+    *,
+    status: int,
+    title: str,
+    detail: str,
+    errors: list[FieldError] | None = None,
+) -> Response:
+    body: dict[str, object] = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    }
+    if errors:
+        body["errors"] = [{"field": e.field, "message": e.message} for e in errors]
+    return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Render every error the service can meet as problem+json."""
+    app.add_exception_handler(ProblemError, _problem)
+    app.add_exception_handler(ModelNotFoundError, _model_not_found)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+async def _problem(request: Request, error: ProblemError) -> Response:
+    return problem_response(
+        request, status=error.status, title=error.title, detail=error.detail, errors=error.errors
+    )
+
+
+async def _model_not_found(request: Request, error: ModelNotFoundError) -> Response:
+    return problem_response(request, status=404, title="Unknown model", detail=str(error))
+
+
+async def _validation(request: Request, error: RequestValidationError) -> Response:
+    if any(item.get("type") == "json_invalid" for item in error.errors()):
+        return problem_response(
+            request, status=400, title="Invalid JSON", detail="the body is not valid JSON",
+            errors=[FieldError("body", "not valid JSON")],
+        )
+    problems = [_field_error(item) for item in error.errors()]
+    fields = ", ".join(sorted({p.field for p in problems}))
+    return problem_response(
+        request, status=422, title="Invalid input", detail=f"invalid fields: {fields}",
+        errors=problems,
+    )
+
+
+def _field_error(item: dict) -> FieldError:
+    location = [part for part in item.get("loc", ()) if part not in ("body", "query", "path")]
+    field = ""
+    for part in location:
+        field += f"[{part}]" if isinstance(part, int) else (f".{part}" if field else str(part))
+    return FieldError(field or "body", str(item.get("msg", "invalid")))
+
+
+async def _http(request: Request, error: StarletteHTTPException) -> Response:
+    title = {404: "Not found", 405: "Method not allowed"}.get(error.status_code, "HTTP error")
+    detail = error.detail if isinstance(error.detail, str) else title
+    return problem_response(request, status=error.status_code, title=title, detail=detail)
+
+
+async def _unexpected(request: Request, error: Exception) -> Response:
+    # The frames, not the message: an exception's message may quote the customer's data.
+    frames = "".join(traceback.format_tb(error.__traceback__))
+    logger.error("unexpected %s on %s\n%s", type(error).__name__, request.url.path, frames)
+    return problem_response(
+        request, status=500, title="Internal error", detail="the service failed to answer"
+    )

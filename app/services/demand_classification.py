@@ -1,0 +1,89 @@
+"""Classifying customer demand texts: validation, the demand model and the spam filter."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from app.core.errors import FieldError, InvalidInputError, NotReadyError, PayloadTooLargeError
+from app.services.served_models import ModelCatalog, ServedTextModel
+from training.text_data import SPAM as SPAM_LABEL
+from training.text_model import AnalyzedText
+
+DEMAND_MODEL, SPAM_MODEL = "demand-classifier", "spam-filter"
+TOP_K = 3
+
+
+def texts_to_classify(
+    text: str | None, texts: list[str] | None, *, max_texts: int, max_chars: int
+) -> list[str]:
+    """The texts of a request, checked against the documented limits."""
+    if (text is None) == (texts is None):
+        raise InvalidInputError(
+            "give exactly one of text or texts",
+            errors=[FieldError("text", "give exactly one of text or texts")],
+        )
+    field, batch = ("text", [text]) if texts is None else ("texts", texts)
+    if not batch:
+        raise InvalidInputError("texts is empty", errors=[FieldError("texts", "must not be empty")])
+    if len(batch) > max_texts:
+        raise PayloadTooLargeError(
+            f"at most {max_texts} texts per request",
+            errors=[FieldError("texts", f"{len(batch)} texts; the maximum is {max_texts}")],
+        )
+    problems = [
+        FieldError(_name(field, i, texts), rule)
+        for i, item in enumerate(batch)
+        if (rule := _text_rule(item, max_chars))
+    ]
+    if problems:
+        raise InvalidInputError(f"{len(problems)} invalid text(s)", errors=problems)
+    return batch
+
+
+def _name(field: str, index: int, texts: list[str] | None) -> str:
+    return f"{field}[{index}]" if texts is not None else field
+
+
+def _text_rule(text: str, max_chars: int) -> str | None:
+    if not text.strip():
+        return "must not be empty or whitespace"
+    if len(text) > max_chars:
+        return f"longer than {max_chars} characters"
+    return None
+
+
+def classify_demands(texts: list[str], catalog: ModelCatalog) -> dict:
+    """Category, confidence, top categories and the spam verdict for each text."""
+    demand, spam = _required(catalog, DEMAND_MODEL), _required(catalog, SPAM_MODEL)
+    categories = np.asarray(demand.classes, dtype=object)
+    analyzed = [AnalyzedText(text) for text in texts]
+    demand_proba = demand.predict_proba(analyzed)
+    spam_proba = spam.predict_proba(analyzed)[:, spam.classes.index(SPAM_LABEL)]
+    results = []
+    for probabilities, spam_probability in zip(demand_proba, spam_proba):
+        top = np.argsort(probabilities)[::-1][:TOP_K]
+        results.append(
+            {
+                "category": categories[top[0]],
+                "confidence": round(float(probabilities[top[0]]), 4),
+                "top_categories": [
+                    {"category": categories[i], "probability": round(float(probabilities[i]), 4)}
+                    for i in top
+                ],
+                "spam": bool(spam_probability >= 0.5),
+                "spam_probability": round(float(spam_probability), 4),
+            }
+        )
+    return {"results": results, "models": [model_ref(demand), model_ref(spam)]}
+
+
+def model_ref(model: ServedTextModel) -> dict[str, str]:
+    return {"name": model.name, "version": model.version, "alias": model.alias}
+
+
+def _required(catalog: ModelCatalog, name: str) -> ServedTextModel:
+    model = catalog.get(name)
+    if model is None:
+        reason = catalog.failures.get(name, "still loading")
+        raise NotReadyError(f"{name} is not available: {reason}")
+    return model

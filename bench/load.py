@@ -1,0 +1,87 @@
+"""Driving an HTTP server with wrk and reading its figures."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def require_wrk() -> str:
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise SystemExit("the benchmark needs wrk: `apt-get install wrk` (Debian) or your package manager")
+    return wrk
+
+
+def run_wrk(url: str, bodies: list[str], *, connections: int, seconds: float) -> LoadResult:
+    """POST the bodies round-robin at ``connections`` keep-alive connections for ``seconds``."""
+    with tempfile.TemporaryDirectory() as folder:
+        script = Path(folder) / "bodies.lua"
+        script.write_text(_lua_script(bodies), encoding="utf-8")
+        threads = min(2, connections)
+        output = subprocess.run(
+            [require_wrk(), f"-t{threads}", f"-c{connections}", f"-d{round(seconds)}s", "--latency",
+             "-s", str(script), url],
+            capture_output=True, text=True, check=True,
+        ).stdout
+    return _parse(output)
+
+
+def _lua_script(bodies: list[str]) -> str:
+    entries = ",\n".join(f"[==[{body}]==]" for body in bodies)
+    return f"""
+local bodies = {{
+{entries}
+}}
+local headers = {{["Content-Type"] = "application/json"}}
+local i = 0
+request = function()
+  i = i % #bodies + 1
+  return wrk.format("POST", nil, headers, bodies[i])
+end
+"""
+
+
+def _parse(output: str) -> LoadResult:
+    def latency_ms(percentile: str) -> float:
+        value, unit = re.search(rf"^\s+{percentile}%\s+([\d.]+)(us|ms|s)\s*$", output, re.M).groups()
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    return LoadResult(
+        requests_per_s=float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        p50_ms=latency_ms("50"),
+        p99_ms=latency_ms("99"),
+        errors=(int(errors.group(1)) if errors else 0)
+        + (sum(map(int, socket_errors.groups())) if socket_errors else 0),
+    )
+
+
+def wait_until_answering(url: str, body: str, timeout_s: float = 120) -> None:
+    """Wait until ``url`` answers ``body`` with a 200."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            response = httpx.post(url, content=body, headers={"Content-Type": "application/json"})
+            if response.status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit(f"{url} did not answer within {timeout_s:.0f} s")

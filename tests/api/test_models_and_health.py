@@ -1,0 +1,63 @@
+"""GET /v1/models, /healthz and /readyz."""
+
+import threading
+
+from fastapi.testclient import TestClient
+
+from app.main import create_app
+from app.services import served_models
+from tests.conftest import settings_for, wait_until_ready
+
+
+def test_models_lists_what_is_loaded(api, trained_store):
+    body = api.get("/v1/models").json()
+    assert body["alias"] == "production"
+    loaded = {m["name"]: m for m in body["models"]}
+    assert set(loaded) == {"demand-classifier", "spam-filter"}
+    client = trained_store.activate()
+    for name, model in loaded.items():
+        assert model["version"] == str(client.get_model_version_by_alias(name, "production").version)
+        assert model["loaded_at"] and model["run_id"]
+    assert loaded["spam-filter"]["classes"] == ["ham", "spam"]
+
+
+def test_one_model_by_name_and_an_unknown_one(api):
+    assert api.get("/v1/models/spam-filter").json()["name"] == "spam-filter"
+    response = api.get("/v1/models/churn-oracle")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_readyz_is_503_until_the_models_are_loaded(trained_store, monkeypatch):
+    release = threading.Event()
+    real_load = served_models.load_text_model
+
+    def slow_load(*args, **kwargs):
+        release.wait(30)
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(served_models, "load_text_model", slow_load)
+    with TestClient(create_app(settings_for(trained_store))) as client:
+        assert client.get("/healthz").status_code == 200
+        waiting = client.get("/readyz")
+        assert waiting.status_code == 503 and waiting.json()["loading"] is True
+        assert client.post("/v1/demands/classify", json={"text": "流量"}).status_code == 503
+        release.set()
+        wait_until_ready(client)
+        assert client.get("/readyz").json()["loaded"].keys() == {"demand-classifier", "spam-filter"}
+
+
+def test_readyz_names_a_model_missing_from_the_registry(trained_store):
+    settings = settings_for(trained_store, model_alias="staging")
+    with TestClient(create_app(settings)) as client:
+        while client.get("/readyz").json()["loading"]:
+            pass
+        body = client.get("/readyz").json()
+        assert client.get("/readyz").status_code == 503
+        assert "staging" in body["failures"]["demand-classifier"]
+
+
+def test_openapi_has_chinese_examples_in_plain_utf8(api):
+    response = api.get("/openapi.json")
+    assert "一条客户诉求" in response.text
+    assert api.get("/docs").status_code == 200

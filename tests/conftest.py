@@ -1,0 +1,73 @@
+"""Shared fixtures: a small demand corpus and a real MLflow store with both text models in it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from app.core.config import Settings
+from app.main import create_app
+from model_registry.registry import promote
+from model_registry.store import MlflowStore
+from training.demand_corpus import generate_demands
+from training.text_data import labelled_texts
+from training.text_trainer import DEMAND_CLASSIFIER, SPAM_FILTER, train_text_model
+
+SMALL_CORPUS_ROWS = 1500
+
+
+@pytest.fixture(scope="session")
+def demand_corpus() -> pd.DataFrame:
+    return generate_demands(SMALL_CORPUS_ROWS, seed=7)
+
+
+@pytest.fixture(scope="session")
+def trained_store(tmp_path_factory: pytest.TempPathFactory, demand_corpus) -> MlflowStore:
+    """Both text models trained on the small corpus, registered and promoted to production."""
+    store = MlflowStore.embedded(tmp_path_factory.mktemp("mlflow"))
+    for task in (DEMAND_CLASSIFIER, SPAM_FILTER):
+        data = labelled_texts(
+            demand_corpus,
+            text_column="text",
+            label_column=task.label_column,
+            binary=task.binary,
+            source="test corpus",
+        )
+        outcome = train_text_model(task, data, store=store)
+        promote(store.activate(), task.model_name, version=outcome.version)
+    return store
+
+
+def settings_for(store: MlflowStore, **overrides) -> Settings:
+    return Settings(
+        mlflow_tracking_uri=store.tracking_uri,
+        mlflow_artifact_root=store.artifact_root,
+        **overrides,
+    )
+
+
+def wait_until_ready(client: TestClient, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while client.get("/readyz").status_code != 200:
+        assert time.monotonic() < deadline, client.get("/readyz").json()
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def api(trained_store: MlflowStore) -> Iterator[TestClient]:
+    """The app over httpx, with its lifespan run and the production models loaded."""
+    with TestClient(create_app(settings_for(trained_store))) as client:
+        wait_until_ready(client)
+        yield client
+
+
+@pytest.fixture
+def corpus_csv(tmp_path: Path, demand_corpus: pd.DataFrame) -> Path:
+    path = tmp_path / "demands.csv"
+    demand_corpus.to_csv(path, index=False)
+    return path

@@ -1,0 +1,28 @@
+from training.text_features import char_view, normalize_text, tokenize, word_view
+
+
+def test_normalize_folds_full_width_and_case_and_long_numbers():
+    assert normalize_text("５Ｇ套餐ＷｉＦｉ") == "5g套餐wifi"
+    assert normalize_text("拨打10086或13812345678") == "拨打000或000"
+
+
+def test_short_numbers_keep_their_meaning():
+    assert "5g" in word_view("我想办5G套餐")
+    assert "4g" in word_view("我想办4G套餐")
+
+
+def test_tokenize_cuts_words_and_drops_punctuation():
+    words = tokenize("宽带断网了！！怎么回事？")
+    assert "宽带" in words
+    assert not any(word in {"！", "?", "？", "!"} for word in words)
+    assert all(word.strip() for word in words)
+
+
+def test_char_view_squeezes_out_punctuation_and_spaces():
+    assert char_view("流量 用完了，。。 WiFi!") == "流量用完了wifi"
+
+
+def test_tokenizer_is_picklable_by_reference():
+    import pickle
+
+    assert pickle.loads(pickle.dumps(word_view)) is word_view

@@ -1,0 +1,76 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from training.text_model import (
+    AnalyzedText,
+    TextClassifierModel,
+    TextScorer,
+    build_text_pipeline,
+)
+
+PROBES = [
+    "宽带又断网了，师傅什么时候上门",
+    "这个月账单多扣了38元？？",
+    "想把4G套餐换成5G的",
+    "x",
+    "！！！",
+    "出国漫游流量怎么收费 roaming",
+]
+
+
+@pytest.fixture(scope="module")
+def fitted(demand_corpus):
+    demands = demand_corpus.dropna(subset=["category"])
+    return build_text_pipeline().fit(demands["text"].tolist(), demands["category"].tolist())
+
+
+@pytest.fixture(scope="module")
+def fitted_binary(demand_corpus):
+    labels = np.where(demand_corpus["spam"] == 1, "spam", "ham")
+    return build_text_pipeline().fit(demand_corpus["text"].tolist(), labels)
+
+
+def test_scorer_gives_the_pipelines_own_probabilities(fitted, demand_corpus):
+    texts = PROBES + demand_corpus["text"].head(200).tolist()
+    expected = fitted.predict_proba(texts)
+    np.testing.assert_allclose(TextScorer(fitted).predict_proba(texts), expected, atol=1e-9)
+    assert TextScorer(fitted).classes == [str(c) for c in fitted.classes_]
+
+
+def test_scorer_matches_a_binary_pipeline_too(fitted_binary, demand_corpus):
+    texts = PROBES + demand_corpus["text"].head(100).tolist()
+    np.testing.assert_allclose(
+        TextScorer(fitted_binary).predict_proba(texts), fitted_binary.predict_proba(texts), atol=1e-9
+    )
+
+
+def test_analyzed_texts_are_cut_once_and_shared_between_models(fitted, fitted_binary):
+    analyzed = [AnalyzedText(text) for text in PROBES]
+    demand = TextScorer(fitted).predict_proba(analyzed)
+    cut = [dict(text._terms) for text in analyzed]
+    spam = TextScorer(fitted_binary).predict_proba(analyzed)
+    assert [dict(text._terms) for text in analyzed] == cut  # nothing cut a second time
+    np.testing.assert_allclose(demand, fitted.predict_proba(PROBES), atol=1e-9)
+    np.testing.assert_allclose(spam, fitted_binary.predict_proba(PROBES), atol=1e-9)
+
+
+def test_pyfunc_answers_one_row_per_text(fitted):
+    model = TextClassifierModel(fitted, text_column="text")
+    answer = model.predict(None, pd.DataFrame({"text": PROBES[:3]}))
+    assert list(answer.columns) == ["label", "confidence"]
+    assert len(answer) == 3
+    assert answer["label"].tolist() == list(fitted.predict(PROBES[:3]))
+    assert answer["confidence"].between(0, 1).all()
+
+
+def test_the_scorer_is_rebuilt_after_unpickling_not_stored(fitted):
+    import pickle
+
+    model = TextClassifierModel(fitted, text_column="text")
+    model.scorer.predict_proba(PROBES)
+    restored = pickle.loads(pickle.dumps(model))
+    assert restored._scorer is None
+    np.testing.assert_allclose(
+        restored.scorer.predict_proba(PROBES), model.scorer.predict_proba(PROBES)
+    )

@@ -1,0 +1,51 @@
+"""Short model cards: data, split, figures, intended use and limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from training.evaluation import ClassifierEvaluation
+
+
+def text_model_card(
+    task: Any,
+    params: dict[str, Any],
+    svm: ClassifierEvaluation,
+    keywords: ClassifierEvaluation,
+) -> str:
+    """A Markdown model card for a text classifier run."""
+    rows = "\n".join(
+        f"| {label} | {svm.precision[label]:.3f} | {svm.recall[label]:.3f} |"
+        for label in svm.labels
+    )
+    return f"""# Model card: {task.model_name}
+
+**Intended use.** {task.purpose} Answers a category with a calibrated confidence and the
+other categories' probabilities; low confidence means a person should read the text.
+
+**Data.** {params["data_source"]}: {params["rows_used"]} labelled texts used,
+{params["rows_dropped_blank"]} rows dropped for a blank text or label,
+classes dropped for having too few rows: {params["classes_dropped_too_small"]}.
+
+**Split.** Stratified hold-out of {params["test_size"]:.0%} (seed {params["split_seed"]}),
+never seen in training or calibration.
+
+**Model.** {params["features"]}; linear SVM (C={params["svm_c"]});
+probabilities by {params["calibration"]} calibration.
+
+**Figures on the held-out split.**
+
+| model | accuracy | macro-F1 |
+|---|---|---|
+| TF-IDF + SVM | {svm.accuracy:.3f} | {svm.macro_f1:.3f} |
+| automatic keywords ({params["keyword_count_per_class"]} per class) | {keywords.accuracy:.3f} | {keywords.macro_f1:.3f} |
+
+| class | precision | recall |
+|---|---|---|
+{rows}
+
+**Limits.** Learns only the categories and wording present in its training data; texts about
+new products or in other languages fall back to the nearest known category, usually with low
+confidence. A built-in-corpus model has seen synthetic texts only: retrain on real labelled
+texts before relying on it.
+"""

@@ -1,0 +1,187 @@
+"""The text classifier: jieba words and character n-grams, TF-IDF, a calibrated linear SVM.
+
+``build_text_pipeline`` is what training fits. ``TextScorer`` answers from the fitted pipeline
+without sklearn's per-call overhead (input validation, sparse-matrix assembly), which costs ten
+times the work itself on one short text; it reads the same fitted vocabulary, IDF weights,
+coefficients and calibrators, and the tests hold it to the pipeline's own probabilities.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.svm import LinearSVC
+
+from training.text_features import char_view, normalize_text, tokenize
+
+
+def build_text_pipeline(*, svm_c: float = 0.5, calibration_folds: int = 5) -> Pipeline:
+    """An unfitted text pipeline with the project's default settings."""
+    features = FeatureUnion(
+        [
+            # Word bigrams catch negation and phrasing ("不 好用", "没 信号").
+            (
+                "words",
+                _tfidf(
+                    preprocessor=normalize_text,
+                    tokenizer=tokenize,
+                    token_pattern=None,
+                    lowercase=False,
+                    ngram_range=(1, 2),
+                ),
+            ),
+            ("chars", _tfidf(analyzer="char", preprocessor=char_view, ngram_range=(1, 3))),
+        ]
+    )
+    svm = LinearSVC(C=svm_c)
+    classifier = CalibratedClassifierCV(
+        svm, method="sigmoid", cv=calibration_folds, ensemble=False
+    )
+    return Pipeline([("features", features), ("classifier", classifier)])
+
+
+def _tfidf(**options) -> TfidfVectorizer:
+    return TfidfVectorizer(sublinear_tf=True, min_df=2, max_df=0.9, dtype=np.float64, **options)
+
+
+_ANALYSIS_PARAMS = (
+    "analyzer", "preprocessor", "tokenizer", "ngram_range", "lowercase", "strip_accents",
+    "token_pattern", "stop_words",
+)
+
+
+class AnalyzedText:
+    """A text and its terms per analysis, cut once however many models read them."""
+
+    __slots__ = ("text", "_terms")
+
+    def __init__(self, text: str):
+        self.text = text
+        self._terms: dict[str, list[str]] = {}
+
+    def terms(self, block: _FeatureBlock) -> list[str]:
+        found = self._terms.get(block.analysis)
+        if found is None:
+            found = self._terms[block.analysis] = block.analyze(self.text)
+        return found
+
+
+@dataclass(frozen=True)
+class _FeatureBlock:
+    """One fitted TF-IDF vectorizer: its analyzer, vocabulary, IDF weights and column offset."""
+
+    analysis: str  # equal for vectorizers that cut texts the same way, in one process
+    analyze: Callable[[str], list[str]]
+    vocabulary: dict[str, int]
+    idf: np.ndarray
+    offset: int
+
+    def weights(self, text: AnalyzedText) -> tuple[list[int], list[float]]:
+        counts = Counter(term for term in text.terms(self) if term in self.vocabulary)
+        columns = [self.vocabulary[term] for term in counts]
+        values = [(1.0 + math.log(n)) * self.idf[c] for c, n in zip(columns, counts.values())]
+        norm = math.sqrt(sum(v * v for v in values)) or 1.0
+        return [self.offset + c for c in columns], [v / norm for v in values]
+
+
+class TextScorer:
+    """Calibrated class probabilities for texts, computed from a fitted text pipeline."""
+
+    def __init__(self, pipeline: Pipeline):
+        features: FeatureUnion = pipeline.named_steps["features"]
+        calibrated: CalibratedClassifierCV = pipeline.named_steps["classifier"]
+        if calibrated.method != "sigmoid" or len(calibrated.calibrated_classifiers_) != 1:
+            raise ValueError("TextScorer needs one sigmoid-calibrated classifier (ensemble=False)")
+        fold = calibrated.calibrated_classifiers_[0]
+        self.classes: list[str] = [str(label) for label in calibrated.classes_]
+        self._blocks = _feature_blocks(features)
+        self._coef_by_feature = np.ascontiguousarray(fold.estimator.coef_.T)
+        self._intercept = fold.estimator.intercept_.copy()
+        self._slope = np.array([c.a_ for c in fold.calibrators])
+        self._offset = np.array([c.b_ for c in fold.calibrators])
+
+    def predict_proba(self, texts: Sequence[str | AnalyzedText]) -> np.ndarray:
+        """Probabilities, one row per text, columns in the order of ``classes``.
+
+        Pass ``AnalyzedText`` objects to share the cutting of a text between models.
+        """
+        return np.vstack([self._proba_one(_analyzed(text)) for text in texts])
+
+    def _proba_one(self, text: AnalyzedText) -> np.ndarray:
+        columns: list[int] = []
+        values: list[float] = []
+        for block in self._blocks:
+            block_columns, block_values = block.weights(text)
+            columns += block_columns
+            values += block_values
+        decision = np.asarray(values) @ self._coef_by_feature[columns] + self._intercept
+        calibrated = 1.0 / (1.0 + np.exp(self._slope * decision + self._offset))
+        if len(self.classes) == 2:
+            return np.array([1.0 - calibrated[0], calibrated[0]])
+        total = calibrated.sum()
+        if total == 0:
+            return np.full(len(self.classes), 1.0 / len(self.classes))
+        return calibrated / total
+
+
+def _analyzed(text: str | AnalyzedText) -> AnalyzedText:
+    return text if isinstance(text, AnalyzedText) else AnalyzedText(text)
+
+
+def _feature_blocks(features: FeatureUnion) -> list[_FeatureBlock]:
+    blocks, offset = [], 0
+    for _, vectorizer in features.transformer_list:
+        params = vectorizer.get_params()
+        blocks.append(
+            _FeatureBlock(
+                analysis=repr([params[name] for name in _ANALYSIS_PARAMS]),
+                analyze=vectorizer.build_analyzer(),
+                vocabulary=dict(vectorizer.vocabulary_),
+                idf=vectorizer.idf_.copy(),
+                offset=offset,
+            )
+        )
+        offset += len(vectorizer.vocabulary_)
+    return blocks
+
+
+class TextClassifierModel(mlflow.pyfunc.PythonModel):
+    """The MLflow model logged for every text classifier.
+
+    Through pyfunc it answers a label and a confidence per row; the service reads ``scorer``
+    directly for the full probability vector.
+    """
+
+    def __init__(self, pipeline: Pipeline, *, text_column: str):
+        self.pipeline = pipeline
+        self.text_column = text_column
+        self._scorer: TextScorer | None = None
+
+    @property
+    def scorer(self) -> TextScorer:
+        if self._scorer is None:
+            self._scorer = TextScorer(self.pipeline)
+        return self._scorer
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_scorer": None}
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        texts = model_input[self.text_column].astype(str).tolist()
+        probabilities = self.scorer.predict_proba(texts)
+        best = probabilities.argmax(axis=1)
+        return pd.DataFrame(
+            {
+                "label": np.asarray(self.scorer.classes, dtype=object)[best],
+                "confidence": probabilities[np.arange(len(texts)), best],
+            }
+        )
