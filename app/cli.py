@@ -64,11 +64,10 @@ def _text_training_command(model_name: str) -> click.Command:
     @click.option("--seed", type=int, default=0, show_default=True, help="Split seed.")
     @click.pass_context
     def command(context, data_file, text_column, label_column, seed) -> None:
-        from training.text_trainer import TEXT_TASKS
-        from training.text_training import train_text_command
+        from training.text_trainer import TEXT_TASKS, train_text_task
 
         task = TEXT_TASKS[model_name]
-        outcome = train_text_command(
+        outcome = train_text_task(
             task,
             data_file=data_file,
             text_column=text_column,

@@ -20,14 +20,39 @@ import numpy as np
 import pandas as pd
 
 from training.demand_phrases import (
-    CATEGORY_INTENTS, CHANNELS, DEMAND_CATEGORIES, GENERIC_ASKS, HOTLINE_DEMANDS, HOTLINE_FRAMES,
-    ONLINE_FRAMES, PARAPHRASES, PREFIXES, RANTS, RELATED_CATEGORIES, SHORT_GISTS, SHORT_SPAM,
-    SIDE_CONNECTORS, SIDE_MENTIONS, SLOT_VALUES, SPAM_DISGUISES, SPAM_TEMPLATES, STORE_FRAMES,
-    STORY_OPENERS, SUFFIXES, SURVEY_FRAMES, TYPOS, Intent,
+    CATEGORY_INTENTS,
+    CHANNELS,
+    CUSTOMER_CONTEXT,
+    DEMAND_CATEGORIES,
+    GENERIC_ASKS,
+    HOTLINE_DEMANDS,
+    HOTLINE_FRAMES,
+    ONLINE_FRAMES,
+    PARAPHRASES,
+    PREFIXES,
+    RANTS,
+    RELATED_CATEGORIES,
+    SHORT_GISTS,
+    SHORT_SPAM,
+    SIDE_CONNECTORS,
+    SIDE_MENTIONS,
+    SLOT_VALUES,
+    SPAM_DISGUISES,
+    SPAM_TEMPLATES,
+    STORE_FRAMES,
+    STORY_OPENERS,
+    SUFFIXES,
+    SURVEY_FRAMES,
+    TYPOS,
+    Intent,
 )
 
 __all__ = [
-    "CHANNELS", "CORPUS_COLUMNS", "DEMAND_CATEGORIES", "CorpusKnobs", "generate_demand_records",
+    "CHANNELS",
+    "CORPUS_COLUMNS",
+    "DEMAND_CATEGORIES",
+    "CorpusKnobs",
+    "generate_demand_records",
     "generate_demands",
 ]
 
@@ -55,6 +80,7 @@ class CorpusKnobs:
     related_side_share: float = 0.7  # second categories drawn from RELATED_CATEGORIES
     paraphrase_share: float = 0.5
     generic_ask_share: float = 0.3
+    customer_context_share: float = 0.15  # "我的套餐是…，" before any kind of demand
     typo_share: float = 0.4
     dropped_char_share: float = 0.06
     demand_channel_weights: tuple[float, ...] = (0.35, 0.15, 0.2, 0.1, 0.1, 0.1)
@@ -100,40 +126,46 @@ def generate_demands(n: int = 6000, *, seed: int = 0) -> pd.DataFrame:
 def generate_demand_records(
     n: int = 6000, *, seed: int = 0, knobs: CorpusKnobs = CorpusKnobs()
 ) -> pd.DataFrame:
-    """The corpus plus its truth: true_category (before label noise), side_category, shape."""
+    """The corpus plus its truth, for tests and tuning.
+
+    Extra columns: ``true_category`` and ``true_spam`` (before label noise), ``side_category``
+    (the second category a demand text touches, if any) and ``shape`` (short, normal, long).
+    """
     if n < 0:
         raise ValueError("n must not be negative")
     rng = np.random.default_rng(seed)
     plan = _plan_rows(n, rng, knobs)
     dice = Dice(rng)
-    texts = [_write_row(dice, plan, row, knobs) for row in range(n)]
+    written = [_write_row(dice, plan, row, knobs) for row in range(n)]
     labels = _flip_labels(plan.category, rng, knobs.label_noise)
     spam, labels = _misjudge_spam(plan.spam, labels, rng, knobs.spam_label_noise)
     return pd.DataFrame(
         {
-            "text": texts,
+            "text": [text for text, _ in written],
             "category": labels,
             "spam": spam.astype(np.int64),
             "channel": plan.channel,
             "true_category": plan.category,
             "true_spam": plan.spam.astype(np.int64),
-            "side_category": plan.side,
+            "side_category": [second for _, second in written],
             "shape": plan.shape,
         }
     )
 
 
 def _plan_rows(n: int, rng: np.random.Generator, knobs: CorpusKnobs) -> _RowPlan:
-    n_spam = round(n * knobs.spam_share)
-    counts = _category_counts(n - n_spam, rng, knobs.category_jitter)
-    labels = np.concatenate([np.repeat(np.arange(len(DEMAND_CATEGORIES)), counts), [-1] * n_spam])
-    labels = rng.permutation(labels.astype(np.int64))
+    labels = _shuffled_labels(n, rng, knobs)
     spam = labels < 0
     draws = rng.random(n)
-    shape = np.where(draws < knobs.short_share, SHORT, NORMAL)
-    shape = np.where((draws >= knobs.short_share) & (draws < knobs.short_share + knobs.long_share), LONG, shape)
-    side_p = np.select([shape == SHORT, shape == LONG], [0.0, knobs.long_side_share], knobs.side_share)
-    has_side = (rng.random(n) < side_p) & ~spam
+    shape = np.select(
+        [draws < knobs.short_share, draws < knobs.short_share + knobs.long_share],
+        [SHORT, LONG],
+        NORMAL,
+    )
+    side_odds = np.select(
+        [shape == SHORT, shape == LONG], [0.0, knobs.long_side_share], knobs.side_share
+    )
+    has_side = (rng.random(n) < side_odds) & ~spam
     channel = np.where(
         spam,
         rng.choice(len(CHANNELS), n, p=_normalized(knobs.spam_channel_weights)),
@@ -141,28 +173,34 @@ def _plan_rows(n: int, rng: np.random.Generator, knobs: CorpusKnobs) -> _RowPlan
     )
     return _RowPlan(
         spam=spam,
-        category=[None if s else DEMAND_CATEGORIES[c] for s, c in zip(spam, labels)],
+        category=[None if label < 0 else DEMAND_CATEGORIES[label] for label in labels],
         side=_second_topics(labels, has_side, rng, knobs.related_side_share),
         shape=[str(s) for s in shape],
         channel=[CHANNELS[c] for c in channel],
     )
 
 
+def _shuffled_labels(n: int, rng: np.random.Generator, knobs: CorpusKnobs) -> np.ndarray:
+    """Category indices in random order, -1 for spam."""
+    n_spam = round(n * knobs.spam_share)
+    counts = _category_counts(n - n_spam, rng, knobs.category_jitter)
+    categories = np.repeat(np.arange(len(DEMAND_CATEGORIES)), counts)
+    return rng.permutation(np.concatenate([categories, np.full(n_spam, -1)]))
+
+
 def _second_topics(
     labels: np.ndarray, has_side: np.ndarray, rng: np.random.Generator, related_share: float
 ) -> list[str | None]:
-    """A second category per row that has one: mostly one customers raise together with the first."""
-    n_categories = len(DEMAND_CATEGORIES)
-    related, which, other = rng.random(len(labels)), rng.random(len(labels)), rng.integers(1, n_categories, len(labels))
-    topics: list[str | None] = []
-    for row, label in enumerate(labels):
-        if not has_side[row]:
-            topics.append(None)
-        elif related[row] < related_share:
-            choices = RELATED_CATEGORIES[DEMAND_CATEGORIES[label]]
-            topics.append(choices[int(which[row] * len(choices))])
+    """A second category for the rows that get one, mostly one raised together with the first."""
+    related, which = rng.random((2, len(labels)))
+    topics: list[str | None] = [None] * len(labels)
+    for row in np.flatnonzero(has_side):
+        category = DEMAND_CATEGORIES[labels[row]]
+        if related[row] < related_share:
+            pool = RELATED_CATEGORIES[category]
         else:
-            topics.append(DEMAND_CATEGORIES[(label + other[row]) % n_categories])
+            pool = tuple(other for other in DEMAND_CATEGORIES if other != category)
+        topics[row] = pool[int(which[row] * len(pool))]
     return topics
 
 
@@ -216,15 +254,16 @@ def _misjudge_spam(
     return flags, labels
 
 
-def _write_row(dice: Dice, plan: _RowPlan, row: int, knobs: CorpusKnobs) -> str:
-    if plan.spam[row]:
-        return _write_spam(dice)
+def _write_row(dice: Dice, plan: _RowPlan, row: int, knobs: CorpusKnobs) -> tuple[str, str | None]:
+    """The row's text and the second category it touches, if any."""
     category = plan.category[row]
-    assert category is not None
+    if category is None:
+        return _write_spam(dice), None
     if plan.shape[row] == SHORT:
-        return _misspell(dice, _short_text(dice, category), knobs)
-    body = _demand_body(dice, category, plan.side[row], plan.shape[row] == LONG, knobs)
-    return _misspell(dice, _punctuate(dice, _frame(dice, body, plan.channel[row])), knobs)
+        return _misspell(dice, _short_text(dice, category), knobs), None
+    body, second = _demand_body(dice, category, plan.side[row], plan.shape[row] == LONG, knobs)
+    text = _punctuate(dice, _frame(dice, body, plan.channel[row]))
+    return _misspell(dice, text, knobs), second
 
 
 # --- demand texts ----------------------------------------------------------------------------
@@ -245,10 +284,13 @@ def _slot_value(dice: Dice, name: str) -> str:
     return dice.pick(SLOT_VALUES[name])
 
 
-def _situation(dice: Dice, intent: Intent) -> str:
+def _situation(dice: Dice, intent: Intent) -> tuple[str, str | None]:
+    """A situation of ``intent``, and the category it borrowed the words from, if any."""
     if intent.borrows:
-        return _situation(dice, dice.pick(CATEGORY_INTENTS[dice.pick(intent.borrows)]))
-    return _fill(dice, dice.pick(intent.situations))
+        lender = dice.pick(intent.borrows)
+        text, _ = _situation(dice, dice.pick(CATEGORY_INTENTS[lender]))
+        return text, lender
+    return _fill(dice, dice.pick(intent.situations)), None
 
 
 def _short_text(dice: Dice, category: str) -> str:
@@ -263,17 +305,26 @@ def _short_text(dice: Dice, category: str) -> str:
     return text if len(text) >= 5 else text + dice.pick(("？？", "怎么办", "，谢谢", "。。。"))
 
 
-def _demand_body(dice: Dice, category: str, side: str | None, long: bool, knobs: CorpusKnobs) -> str:
+def _demand_body(
+    dice: Dice, category: str, side: str | None, long: bool, knobs: CorpusKnobs
+) -> tuple[str, str | None]:
+    """The customer's own words, and the second category they touch, if any."""
     intent = dice.pick(CATEGORY_INTENTS[category])
-    text = _situation(dice, intent)
+    text, lender = _situation(dice, intent)
     if side is not None:
         text = _with_side_mention(dice, text, side)
     if long:
         text = _ramble(dice, text, category)
-    ask = dice.pick(GENERIC_ASKS) if dice.chance(knobs.generic_ask_share) else dice.pick(intent.asks)
+    elif dice.chance(knobs.customer_context_share):
+        text = _fill(dice, dice.pick(CUSTOMER_CONTEXT)) + text
+    ask = (
+        dice.pick(GENERIC_ASKS) if dice.chance(knobs.generic_ask_share) else dice.pick(intent.asks)
+    )
     if ask:
         text += dice.pick(("，", "，", "。", "？", " ")) + ask
-    return _reword(dice, text) if dice.chance(knobs.paraphrase_share) else text
+    if dice.chance(knobs.paraphrase_share):
+        text = _reword(dice, text)
+    return text, side or lender
 
 
 def _reword(dice: Dice, text: str) -> str:
@@ -286,7 +337,7 @@ def _reword(dice: Dice, text: str) -> str:
 def _with_side_mention(dice: Dice, text: str, side: str) -> str:
     """Mention a second category: a passing clause, or a whole situation given as background."""
     if dice.chance(0.5):
-        background = _situation(dice, dice.pick(CATEGORY_INTENTS[side]))
+        background, _ = _situation(dice, dice.pick(CATEGORY_INTENTS[side]))
         return background + dice.pick(("，", "。", "，现在", "，然后", "，所以")) + text
     mention = _fill(dice, dice.pick(SIDE_MENTIONS[side]))
     if dice.chance(0.35):
@@ -299,7 +350,7 @@ def _ramble(dice: Dice, text: str, category: str) -> str:
     text = _fill(dice, dice.pick(STORY_OPENERS)) + text
     while len(text) < LONG_MIN_CHARS:
         if dice.chance(0.5):
-            more = _situation(dice, dice.pick(CATEGORY_INTENTS[category]))
+            more, _ = _situation(dice, dice.pick(CATEGORY_INTENTS[category]))
         else:
             more = dice.pick(RANTS)
         if more not in text:  # people repeat themselves, but not word for word
@@ -319,8 +370,12 @@ def _frame(dice: Dice, body: str, channel: str) -> str:
 
 
 _CHANNEL_FRAMES = {
-    "热线": ("{body}",), "网上营业厅": ONLINE_FRAMES, "手机营业厅": ONLINE_FRAMES,
-    "短信": ("{body}",), "满意度问卷": SURVEY_FRAMES, "营业厅": STORE_FRAMES,
+    "热线": ("{body}",),
+    "网上营业厅": ONLINE_FRAMES,
+    "手机营业厅": ONLINE_FRAMES,
+    "短信": ("{body}",),
+    "满意度问卷": SURVEY_FRAMES,
+    "营业厅": STORE_FRAMES,
 }
 
 

@@ -15,16 +15,18 @@ from mlflow.models import infer_signature
 from sklearn.model_selection import train_test_split
 
 from model_registry.store import MlflowStore
+from training.demand_corpus import generate_demands
 from training.evaluation import ClassifierEvaluation, evaluate_classifier
 from training.keyword_baseline import KeywordClassifier
 from training.model_card import text_model_card
 from training.plots import confusion_matrix_figure
 from training.progress import report, step
-from training.text_data import LabelledTexts
+from training.text_data import LabelledTexts, labelled_texts, read_table
 from training.text_model import TextClassifierModel, build_text_pipeline
 
 TRAINING_PACKAGE = Path(__file__).resolve().parent
 EXPERIMENT = "text-models"
+BUILT_IN_ROWS = 6000
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,29 @@ def train_text_model(
         f" | keywords accuracy {keyword_eval.accuracy:.3f}, macro-F1 {keyword_eval.macro_f1:.3f}"
     )
     return TextTrainingOutcome(run_id, version, svm_eval, keyword_eval)
+
+
+def train_text_task(
+    task: TextTask,
+    *,
+    data_file: Path | None,
+    text_column: str,
+    label_column: str,
+    seed: int,
+    store: MlflowStore,
+) -> TextTrainingOutcome:
+    """Train ``task`` on ``data_file`` or, without one, on the built-in corpus."""
+    if data_file is None:
+        with step(f"generating the built-in demand corpus ({BUILT_IN_ROWS} texts)"):
+            frame = generate_demands(BUILT_IN_ROWS, seed=0)
+        source = f"built-in demand corpus, {BUILT_IN_ROWS} texts, seed 0"
+    else:
+        frame = read_table(data_file)
+        source = f"{data_file.name} ({len(frame)} rows)"
+    data = labelled_texts(
+        frame, text_column=text_column, label_column=label_column, binary=task.binary, source=source
+    )
+    return train_text_model(task, data, store=store, seed=seed)
 
 
 def _frame(texts: list[str]) -> pd.DataFrame:
