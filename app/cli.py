@@ -58,7 +58,9 @@ def train() -> None:
 
 
 def _text_training_command(model_name: str) -> click.Command:
-    @click.option("--data", "data_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option(
+        "--data", "data_file", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+    )
     @click.option("--text-column", default="text", show_default=True)
     @click.option("--label-column", default=None, help="Defaults to the built-in corpus's column.")
     @click.option("--seed", type=int, default=0, show_default=True, help="Split seed.")
@@ -122,7 +124,12 @@ def models_promote(context: click.Context, name: str, version: str, alias: str) 
 
 @main.command()
 @click.argument("model_name")
-@click.option("--data", "data_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option(
+    "--data",
+    "data_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+)
 @click.option("--text-column", default="text", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--alias", default=None, help="Registry alias to use (default: production).")

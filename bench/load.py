@@ -24,7 +24,9 @@ class LoadResult:
 def require_wrk() -> str:
     wrk = shutil.which("wrk")
     if wrk is None:
-        raise SystemExit("the benchmark needs wrk: `apt-get install wrk` (Debian) or your package manager")
+        raise SystemExit(
+            "the benchmark needs wrk: `apt-get install wrk` (Debian) or your package manager"
+        )
     return wrk
 
 
@@ -35,9 +37,19 @@ def run_wrk(url: str, bodies: list[str], *, connections: int, seconds: float) ->
         script.write_text(_lua_script(bodies), encoding="utf-8")
         threads = min(2, connections)
         output = subprocess.run(
-            [require_wrk(), f"-t{threads}", f"-c{connections}", f"-d{round(seconds)}s", "--latency",
-             "-s", str(script), url],
-            capture_output=True, text=True, check=True,
+            [
+                require_wrk(),
+                f"-t{threads}",
+                f"-c{connections}",
+                f"-d{round(seconds)}s",
+                "--latency",
+                "-s",
+                str(script),
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
     return _parse(output)
 
@@ -59,11 +71,15 @@ end
 
 def _parse(output: str) -> LoadResult:
     def latency_ms(percentile: str) -> float:
-        value, unit = re.search(rf"^\s+{percentile}%\s+([\d.]+)(us|ms|s)\s*$", output, re.M).groups()
+        value, unit = re.search(
+            rf"^\s+{percentile}%\s+([\d.]+)(us|ms|s)\s*$", output, re.M
+        ).groups()
         return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
     return LoadResult(
         requests_per_s=float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
         p50_ms=latency_ms("50"),

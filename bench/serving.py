@@ -45,11 +45,18 @@ def main() -> None:
         # `mlflow models serve` starts `uvicorn` from PATH.
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     }
-    print(f"demand-classifier version {version} (@{options.alias}); {len(texts)} distinct texts; "
-          f"{options.seconds:.0f} s per cell; {os.cpu_count()} cores")
+    print(
+        f"demand-classifier version {version} (@{options.alias}); {len(texts)} distinct texts; "
+        f"{options.seconds:.0f} s per cell; {os.cpu_count()} cores"
+    )
     results: dict[str, dict[str, LoadResult]] = {}
     servers = {
-        "ours": ([sys.executable, "-m", "app.cli", "serve"], OURS_PORT, "/v1/demands/classify", _our_body),
+        "ours": (
+            [sys.executable, "-m", "app.cli", "serve"],
+            OURS_PORT,
+            "/v1/demands/classify",
+            _our_body,
+        ),
         "mlflow": (_mlflow_command(version), MLFLOW_PORT, "/invocations", _mlflow_body),
     }
     for name, (command, port, path, body) in servers.items():
@@ -62,7 +69,9 @@ def main() -> None:
 
 
 def _options() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=10.0, help="wrk duration per cell")
     parser.add_argument("--alias", default="production")
     parser.add_argument("--texts", type=Path, default=None, help="CSV with a text column")
@@ -90,14 +99,30 @@ def _mlflow_body(texts: list[str]) -> str:
 
 def _mlflow_command(version: str) -> list[str]:
     mlflow = str(Path(sys.executable).with_name("mlflow"))
-    return [mlflow, "models", "serve", "-m", f"models:/demand-classifier/{version}",
-            "-h", "127.0.0.1", "-p", str(MLFLOW_PORT), "--env-manager", "local"]
+    return [
+        mlflow,
+        "models",
+        "serve",
+        "-m",
+        f"models:/demand-classifier/{version}",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(MLFLOW_PORT),
+        "--env-manager",
+        "local",
+    ]
 
 
 @contextmanager
 def _running(command: list[str], env: dict[str, str]):
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         yield process
     finally:
@@ -120,15 +145,21 @@ def _measure(url: str, texts: list[str], body, seconds: float) -> dict[str, Load
 
 def _print_table(results: dict[str, dict[str, LoadResult]]) -> None:
     print()
-    print(f"{'texts/req':>9} {'conns':>5} | {'ours req/s':>10} {'p50 ms':>7} {'p99 ms':>7} | "
-          f"{'mlflow req/s':>12} {'p50 ms':>7} {'p99 ms':>7} | {'ratio':>5}")
+    print(
+        f"{'texts/req':>9} {'conns':>5} | {'ours req/s':>10} {'p50 ms':>7} {'p99 ms':>7} | "
+        f"{'mlflow req/s':>12} {'p50 ms':>7} {'p99 ms':>7} | {'ratio':>5}"
+    )
     for cell, ours in results["ours"].items():
         theirs = results["mlflow"][cell]
         batch, connections = cell.split("x")
-        ratio = ours.requests_per_s / theirs.requests_per_s if theirs.requests_per_s else float("inf")
-        print(f"{batch:>9} {connections:>5} | {ours.requests_per_s:>10.0f} {ours.p50_ms:>7.2f} "
-              f"{ours.p99_ms:>7.2f} | {theirs.requests_per_s:>12.0f} {theirs.p50_ms:>7.2f} "
-              f"{theirs.p99_ms:>7.2f} | {ratio:>5.2f}x")
+        ratio = (
+            ours.requests_per_s / theirs.requests_per_s if theirs.requests_per_s else float("inf")
+        )
+        print(
+            f"{batch:>9} {connections:>5} | {ours.requests_per_s:>10.0f} {ours.p50_ms:>7.2f} "
+            f"{ours.p99_ms:>7.2f} | {theirs.requests_per_s:>12.0f} {theirs.p50_ms:>7.2f} "
+            f"{theirs.p99_ms:>7.2f} | {ratio:>5.2f}x"
+        )
         for name, result in (("ours", ours), ("mlflow", theirs)):
             if result.errors:
                 print(f"   ! {name}: {result.errors} failed requests in this cell")

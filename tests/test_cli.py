@@ -23,7 +23,9 @@ def insight(tmp_path: Path, monkeypatch):
 
 def test_data_train_promote_predict(insight, tmp_path):
     corpus = tmp_path / "demands.csv"
-    assert insight("data", "demands", "--out", str(corpus), "--n", "900", "--seed", "3").exit_code == 0
+    assert (
+        insight("data", "demands", "--out", str(corpus), "--n", "900", "--seed", "3").exit_code == 0
+    )
     frame = pd.read_csv(corpus)
     assert len(frame) == 900 and {"text", "category", "spam"} <= set(frame.columns)
 
@@ -39,8 +41,14 @@ def test_data_train_promote_predict(insight, tmp_path):
 
     out = tmp_path / "predicted.csv"
     predicted = insight(
-        "predict", "demand-classifier", "--data", str(corpus), "--text-column", "text",
-        "--out", str(out),
+        "predict",
+        "demand-classifier",
+        "--data",
+        str(corpus),
+        "--text-column",
+        "text",
+        "--out",
+        str(out),
     )
     assert predicted.exit_code == 0, predicted.output
     answers = pd.read_csv(out)
@@ -55,8 +63,14 @@ def test_spam_filter_trains_on_any_label_spelling(insight, tmp_path, demand_corp
     path = tmp_path / "spam.csv"
     frame.rename(columns={"text": "内容"}).to_csv(path, index=False)
     result = insight(
-        "train", "spam-filter", "--data", str(path), "--text-column", "内容",
-        "--label-column", "垃圾",
+        "train",
+        "spam-filter",
+        "--data",
+        str(path),
+        "--text-column",
+        "内容",
+        "--label-column",
+        "垃圾",
     )
     assert result.exit_code == 0, result.output
     assert "registered spam-filter version 1" in result.output
@@ -70,15 +84,22 @@ def test_user_mistakes_are_reported_without_a_traceback(insight, tmp_path):
     assert "column 'category' not found" in missing.output and "Traceback" not in missing.output
     unknown = insight("models", "promote", "no-such-model", "--version", "1")
     assert unknown.exit_code == 1 and "no-such-model" in unknown.output
-    both = insight("predict", "x", "--data", str(path), "--out", "o.csv", "--alias", "a",
-                   "--version", "1")
+    both = insight(
+        "predict", "x", "--data", str(path), "--out", "o.csv", "--alias", "a", "--version", "1"
+    )
     assert both.exit_code == 2
 
 
 def test_every_command_has_help(insight):
     for command in (
-        [], ["data", "demands"], ["train", "demand-classifier"], ["train", "spam-filter"],
-        ["models", "list"], ["models", "promote"], ["predict"], ["serve"],
+        [],
+        ["data", "demands"],
+        ["train", "demand-classifier"],
+        ["train", "spam-filter"],
+        ["models", "list"],
+        ["models", "promote"],
+        ["predict"],
+        ["serve"],
     ):
         result = insight(*command, "--help")
         assert result.exit_code == 0 and "Usage:" in result.output

@@ -27,8 +27,10 @@ def test_insight_serve_answers_over_http(trained_store):
         "INSIGHT_PORT": str(port),
     }
     server = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve"], env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "app.cli", "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:

@@ -43,9 +43,7 @@ def build_text_pipeline(*, svm_c: float = 0.5, calibration_folds: int = 5) -> Pi
         ]
     )
     svm = LinearSVC(C=svm_c)
-    classifier = CalibratedClassifierCV(
-        svm, method="sigmoid", cv=calibration_folds, ensemble=False
-    )
+    classifier = CalibratedClassifierCV(svm, method="sigmoid", cv=calibration_folds, ensemble=False)
     return Pipeline([("features", features), ("classifier", classifier)])
 
 
@@ -54,8 +52,14 @@ def _tfidf(**options) -> TfidfVectorizer:
 
 
 _ANALYSIS_PARAMS = (
-    "analyzer", "preprocessor", "tokenizer", "ngram_range", "lowercase", "strip_accents",
-    "token_pattern", "stop_words",
+    "analyzer",
+    "preprocessor",
+    "tokenizer",
+    "ngram_range",
+    "lowercase",
+    "strip_accents",
+    "token_pattern",
+    "stop_words",
 )
 
 

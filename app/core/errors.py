@@ -103,13 +103,19 @@ async def _model_not_found(request: Request, error: ModelNotFoundError) -> Respo
 async def _validation(request: Request, error: RequestValidationError) -> Response:
     if any(item.get("type") == "json_invalid" for item in error.errors()):
         return problem_response(
-            request, status=400, title="Invalid JSON", detail="the body is not valid JSON",
+            request,
+            status=400,
+            title="Invalid JSON",
+            detail="the body is not valid JSON",
             errors=[FieldError("body", "not valid JSON")],
         )
     problems = [_field_error(item) for item in error.errors()]
     fields = ", ".join(sorted({p.field for p in problems}))
     return problem_response(
-        request, status=422, title="Invalid input", detail=f"invalid fields: {fields}",
+        request,
+        status=422,
+        title="Invalid input",
+        detail=f"invalid fields: {fields}",
         errors=problems,
     )
 

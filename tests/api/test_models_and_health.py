@@ -16,7 +16,9 @@ def test_models_lists_what_is_loaded(api, trained_store):
     assert set(loaded) == {"demand-classifier", "spam-filter"}
     client = trained_store.activate()
     for name, model in loaded.items():
-        assert model["version"] == str(client.get_model_version_by_alias(name, "production").version)
+        assert model["version"] == str(
+            client.get_model_version_by_alias(name, "production").version
+        )
         assert model["loaded_at"] and model["run_id"]
     assert loaded["spam-filter"]["classes"] == ["ham", "spam"]
 

@@ -41,7 +41,9 @@ def test_scorer_gives_the_pipelines_own_probabilities(fitted, demand_corpus):
 def test_scorer_matches_a_binary_pipeline_too(fitted_binary, demand_corpus):
     texts = PROBES + demand_corpus["text"].head(100).tolist()
     np.testing.assert_allclose(
-        TextScorer(fitted_binary).predict_proba(texts), fitted_binary.predict_proba(texts), atol=1e-9
+        TextScorer(fitted_binary).predict_proba(texts),
+        fitted_binary.predict_proba(texts),
+        atol=1e-9,
     )
 
 

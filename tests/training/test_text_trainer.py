@@ -79,4 +79,3 @@ def test_labelled_texts_name_a_missing_column():
     frame = pd.DataFrame({"text": ["a"], "label": ["b"]})
     with pytest.raises(DataError, match="'category' not found; the table has: text, label"):
         labelled_texts(frame, text_column="text", label_column="category", binary=False, source="t")
-

@@ -22,7 +22,9 @@ def list_models(catalog: CatalogDep) -> ModelsResponse:
     )
 
 
-@router.get("/{name}", response_model=LoadedModel, responses={404: {"description": "Unknown model"}})
+@router.get(
+    "/{name}", response_model=LoadedModel, responses={404: {"description": "Unknown model"}}
+)
 def get_model(name: str, catalog: CatalogDep) -> LoadedModel:
     """One loaded model by its registered name."""
     model = catalog.get(name)
