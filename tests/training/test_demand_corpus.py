@@ -142,7 +142,7 @@ def test_label_noise_stays_in_its_documented_band(records):
 
 def test_spam_flag_noise_keeps_the_spam_share(records):
     wrong = records["spam"] != records["true_spam"]
-    assert 0.03 <= wrong.mean() <= 0.05
+    assert 0.035 <= wrong.mean() <= 0.055
     assert records["spam"].sum() == records["true_spam"].sum()
 
 
