@@ -9,7 +9,6 @@ coefficients and calibrators, and the tests hold it to the pipeline's own probab
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -81,20 +80,24 @@ class AnalyzedText:
 
 @dataclass(frozen=True)
 class _FeatureBlock:
-    """One fitted TF-IDF vectorizer: its analyzer, vocabulary, IDF weights and column offset."""
+    """One fitted TF-IDF vectorizer with the SVM coefficients of its columns."""
 
     analysis: str  # equal for vectorizers that cut texts the same way, in one process
     analyze: Callable[[str], list[str]]
     vocabulary: dict[str, int]
     idf: np.ndarray
-    offset: int
+    coef: np.ndarray  # (columns of this block, decision functions)
 
-    def weights(self, text: AnalyzedText) -> tuple[list[int], list[float]]:
-        counts = Counter(term for term in text.terms(self) if term in self.vocabulary)
-        columns = [self.vocabulary[term] for term in counts]
-        values = [(1.0 + math.log(n)) * self.idf[c] for c, n in zip(columns, counts.values())]
-        norm = math.sqrt(sum(v * v for v in values)) or 1.0
-        return [self.offset + c for c in columns], [v / norm for v in values]
+    def decision(self, text: AnalyzedText) -> np.ndarray | float:
+        """This block's share of the SVM decision values: its L2-normalized TF-IDF times coef."""
+        vocabulary = self.vocabulary
+        found = [c for term in text.terms(self) if (c := vocabulary.get(term)) is not None]
+        if not found:
+            return 0.0
+        columns, counts = np.unique(found, return_counts=True)
+        values = (1.0 + np.log(counts)) * self.idf[columns]  # sublinear tf
+        values /= math.sqrt(values @ values)
+        return values @ self.coef[columns]
 
 
 class TextScorer:
@@ -107,8 +110,7 @@ class TextScorer:
             raise ValueError("TextScorer needs one sigmoid-calibrated classifier (ensemble=False)")
         fold = calibrated.calibrated_classifiers_[0]
         self.classes: list[str] = [str(label) for label in calibrated.classes_]
-        self._blocks = _feature_blocks(features)
-        self._coef_by_feature = np.ascontiguousarray(fold.estimator.coef_.T)
+        self._blocks = _feature_blocks(features, fold.estimator.coef_)
         self._intercept = fold.estimator.intercept_.copy()
         self._slope = np.array([c.a_ for c in fold.calibrators])
         self._offset = np.array([c.b_ for c in fold.calibrators])
@@ -121,13 +123,7 @@ class TextScorer:
         return np.vstack([self._proba_one(_analyzed(text)) for text in texts])
 
     def _proba_one(self, text: AnalyzedText) -> np.ndarray:
-        columns: list[int] = []
-        values: list[float] = []
-        for block in self._blocks:
-            block_columns, block_values = block.weights(text)
-            columns += block_columns
-            values += block_values
-        decision = np.asarray(values) @ self._coef_by_feature[columns] + self._intercept
+        decision = self._intercept + sum(block.decision(text) for block in self._blocks)
         calibrated = 1.0 / (1.0 + np.exp(self._slope * decision + self._offset))
         if len(self.classes) == 2:
             return np.array([1.0 - calibrated[0], calibrated[0]])
@@ -141,20 +137,21 @@ def _analyzed(text: str | AnalyzedText) -> AnalyzedText:
     return text if isinstance(text, AnalyzedText) else AnalyzedText(text)
 
 
-def _feature_blocks(features: FeatureUnion) -> list[_FeatureBlock]:
+def _feature_blocks(features: FeatureUnion, coef: np.ndarray) -> list[_FeatureBlock]:
     blocks, offset = [], 0
     for _, vectorizer in features.transformer_list:
         params = vectorizer.get_params()
+        width = len(vectorizer.vocabulary_)
         blocks.append(
             _FeatureBlock(
                 analysis=repr([params[name] for name in _ANALYSIS_PARAMS]),
                 analyze=vectorizer.build_analyzer(),
                 vocabulary=dict(vectorizer.vocabulary_),
                 idf=vectorizer.idf_.copy(),
-                offset=offset,
+                coef=np.ascontiguousarray(coef[:, offset : offset + width].T),
             )
         )
-        offset += len(vectorizer.vocabulary_)
+        offset += width
     return blocks
 
 
