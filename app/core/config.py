@@ -27,6 +27,10 @@ class Settings(BaseSettings):
         None,
         description="Where new experiments keep artifacts; unset means data_dir/mlartifacts.",
     )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the app database; unset means SQLite file data_dir/insight.db.",
+    )
     model_alias: str = Field(
         "production", description="Registry alias whose versions the service loads."
     )
@@ -41,6 +45,13 @@ class Settings(BaseSettings):
     max_text_chars: int = Field(
         2000, ge=1, description="Longest text, in characters, that may be classified."
     )
+
+    def app_database_url(self) -> str:
+        """The app database's URL: the setting, or the embedded SQLite file."""
+        if self.database_url:
+            return self.database_url
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{(self.data_dir / 'insight.db').resolve()}"
 
     def mlflow_store(self) -> MlflowStore:
         """The MLflow store these settings name."""
