@@ -49,3 +49,38 @@ new products or in other languages fall back to the nearest known category, usua
 confidence. A built-in-corpus model has seen synthetic texts only: retrain on real labelled
 texts before relying on it.
 """
+
+
+def customer_model_card(task: Any, params: dict[str, Any], evaluation: Any) -> str:
+    """A Markdown model card for a customer model run."""
+    figures = "\n".join(
+        f"| {name} | {value:.4f} |"
+        for name, value in evaluation.metrics.items()
+        if not name.startswith("level_share.")
+    )
+    return f"""# Model card: {task.model_name}
+
+**Intended use.** {task.purpose} Answers for one customer or a batch, from the customer's
+feature record; every answer names the model version.
+
+**Data.** {params["data_source"]}: {params["rows_used"]} customers used,
+{params["rows_dropped_blank_label"]} dropped for a blank or unreadable label. Targets:
+{params["targets"]}. Features: {params["numeric_features"]} numeric and
+{params["categorical_features"]} categorical, types inferred from the data; columns dropped as
+blank, ids or free text: {params["dropped_columns"]}.
+
+**Split.** Stratified hold-out of {params["test_size"]:.0%} of customers (seed
+{params["split_seed"]}), never seen in training.
+
+**Model.** {params["model"]}.
+
+**Held-out figures.** {evaluation.headline}
+
+| metric | value |
+|---|---|
+{figures}
+
+**Limits.** Learns the patterns of its training table only; a customer base whose behaviour
+or product mix has moved needs retraining. A built-in-world model has seen synthetic customers
+only. Probabilities are scores for ranking and triage, not decisions about a person.
+"""

@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
@@ -44,5 +45,54 @@ def confusion_matrix_figure(matrix: np.ndarray, labels: Sequence[str], title: st
     for (row, column), count in np.ndenumerate(matrix):
         colour = "white" if count > threshold else "black"
         axes.text(column, row, str(count), ha="center", va="center", color=colour, fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def roc_figure(curves: dict[str, tuple[np.ndarray, np.ndarray, float]], title: str) -> Figure:
+    """ROC curves: label -> (false positive rates, true positive rates, AUC)."""
+    use_cjk_font()
+    figure, axes = plt.subplots(figsize=(5.5, 5))
+    for label, (fpr, tpr, auc) in curves.items():
+        axes.plot(fpr, tpr, label=f"{label} (AUC {auc:.3f})")
+    axes.plot([0, 1], [0, 1], linestyle=":", color="grey")
+    axes.set_xlabel("false positive rate")
+    axes.set_ylabel("true positive rate")
+    axes.set_title(title)
+    axes.legend(loc="lower right")
+    figure.tight_layout()
+    return figure
+
+
+def calibration_figure(predicted: np.ndarray, observed: np.ndarray, title: str) -> Figure:
+    """Observed rate against mean predicted probability, per probability bin."""
+    use_cjk_font()
+    figure, axes = plt.subplots(figsize=(5.5, 5))
+    axes.plot([0, 1], [0, 1], linestyle=":", color="grey", label="perfectly calibrated")
+    axes.plot(predicted, observed, marker="o", label="model")
+    axes.set_xlabel("mean predicted probability")
+    axes.set_ylabel("observed rate")
+    axes.set_title(title)
+    axes.legend(loc="upper left")
+    figure.tight_layout()
+    return figure
+
+
+def level_share_figure(shares: pd.DataFrame, title: str) -> Figure:
+    """Stacked bars: for each row (a channel), the share of customers at each level (columns)."""
+    use_cjk_font()
+    figure, axes = plt.subplots(figsize=(7.5, 0.5 * len(shares) + 2))
+    left = np.zeros(len(shares))
+    colours = plt.cm.RdYlGn(np.linspace(0.1, 0.9, len(shares.columns)))
+    for colour, level in zip(colours, shares.columns):
+        values = shares[level].to_numpy()
+        axes.barh(shares.index, values, left=left, color=colour, label=level)
+        left += values
+    axes.set_xlim(0, 1)
+    axes.set_xlabel("share of customers")
+    axes.set_title(title)
+    axes.legend(
+        ncol=len(shares.columns), loc="upper center", bbox_to_anchor=(0.5, -0.18), fontsize=8
+    )
     figure.tight_layout()
     return figure

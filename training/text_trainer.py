@@ -158,14 +158,14 @@ def _log_run(task, model, keywords, svm_eval, keyword_eval, params, store, train
             signature=infer_signature(example, model.predict(None, example)),
             input_example=example,
             code_paths=[str(TRAINING_PACKAGE)],
-            pip_requirements=_pip_requirements(),
+            pip_requirements=pip_requirements(),
             registered_model_name=task.model_name,
             metadata={"model_card": card, "task": task.model_name},
         )
     return run.info.run_id, str(info.registered_model_version)
 
 
-def _pip_requirements() -> list[str]:
+def pip_requirements() -> list[str]:
     return [
         f"mlflow=={mlflow.__version__}",
         f"scikit-learn=={sklearn.__version__}",

@@ -1,0 +1,140 @@
+"""The four customer trainers on a small built-in world, and one on a user's own table."""
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from model_registry.store import MlflowStore
+from training.customer_tasks import CHANNEL_LEVELS, CUSTOMER_TASKS, channel_level, churn_risk_level
+from training.customer_trainer import customer_data, train_customer_model
+from training.customer_world import generate_customers
+from training.labels import DataError
+from training.tabular_data import infer_features
+
+
+@pytest.fixture(scope="module")
+def customers() -> pd.DataFrame:
+    return generate_customers(3000, seed=11)
+
+
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory, customers):
+    store = MlflowStore.embedded(tmp_path_factory.mktemp("customer-models"))
+    trained = {}
+    for name, task in CUSTOMER_TASKS.items():
+        data = customer_data(customers, task=task, targets=task.targets, id_column="customer_id",
+                             source="test world")
+        trained[name] = train_customer_model(task, data, store=store)
+    return store, trained
+
+
+def _run(store, outcome):
+    return store.activate().get_run(outcome.run_id)
+
+
+def test_churn_beats_its_one_feature_rule_and_logs_its_pictures(outcomes):
+    store, trained = outcomes
+    metrics = trained["churn"].evaluation.metrics
+    assert 0.7 < metrics["roc_auc"] < 0.97
+    assert metrics["roc_auc"] > metrics["baseline_roc_auc"] + 0.05
+    assert metrics["top_decile_lift"] > 1.5
+    assert 0 < metrics["brier"] < 0.25
+    artifacts = {a.path for a in store.activate().list_artifacts(trained["churn"].run_id)}
+    assert {"roc_curve.png", "calibration.png", "model_card.md", "features.json"} <= artifacts
+    assert _run(store, trained["churn"]).data.metrics["pr_auc"] == pytest.approx(metrics["pr_auc"])
+
+
+def test_occupation_beats_the_majority_class(outcomes):
+    metrics = outcomes[1]["occupation"].evaluation.metrics
+    assert 0.4 < metrics["macro_f1"] < 0.97
+    assert metrics["macro_f1"] > metrics["baseline_macro_f1"] + 0.2
+
+
+def test_channel_preference_reports_auc_and_level_shares_per_channel(outcomes):
+    store, trained = outcomes
+    metrics = trained["channel-preference"].evaluation.metrics
+    for slug in ("store", "web", "app", "sms", "hotline", "kiosk"):
+        assert metrics[f"roc_auc.{slug}"] > 0.6
+        shares = [metrics[f"level_share.{slug}.{level}"] for level in CHANNEL_LEVELS]
+        assert sum(shares) == pytest.approx(1.0)
+    assert metrics["mean_roc_auc"] > metrics["mean_baseline_roc_auc"]
+    artifacts = {a.path for a in store.activate().list_artifacts(trained["channel-preference"].run_id)}
+    assert {"level_shares.png", "level_shares.csv"} <= artifacts
+
+
+def test_content_preference_finds_latent_preference(outcomes):
+    metrics = outcomes[1]["content-preference"].evaluation.metrics
+    assert metrics["mean_roc_auc"] > metrics["mean_explicit_only_roc_auc"]
+    assert metrics["mean_no_signal_roc_auc"] > 0.55  # better than chance with no signal at all
+
+
+def test_every_registered_customer_model_answers_several_rows(outcomes, customers):
+    store, trained = outcomes
+    rows = customers.head(3)
+    rows = rows.astype({c: str for c in rows.columns if rows[c].dtype == "category"})
+    expected = {
+        "churn": {"churn_probability", "churn_risk_level"},
+        "channel-preference": {"app_probability", "app_level", "store_level"},
+        "occupation": {"occupation", "occupation_probability", "p_学生"},
+        "content-preference": {"news_score", "games_score"},
+    }
+    for name, outcome in trained.items():
+        model = mlflow.pyfunc.load_model(f"models:/{name}/{outcome.version}")
+        answer = model.predict(rows.drop(columns=["customer_id"]))
+        assert len(answer) == 3
+        assert expected[name] <= set(answer.columns)
+
+
+def test_a_users_own_churn_table_trains_with_blanks_and_yes_no_labels(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 600
+    tenure = rng.integers(1, 72, n).astype(float)
+    charges = rng.uniform(20, 120, n)
+    contract = rng.choice(["Month-to-month", "One year", "Two year"], n)
+    risk = 1.0 - tenure / 12 + 2.0 * (contract == "Month-to-month") + charges / 60
+    churn = np.where(rng.random(n) < 1 / (1 + np.exp(-risk)), "Yes", "No")
+    frame = pd.DataFrame({"customerID": [f"U{i}" for i in range(n)], "tenure": tenure,
+                          "MonthlyCharges": charges, "Contract": contract, "Churn": churn})
+    frame.loc[::17, "MonthlyCharges"] = np.nan
+    frame.loc[::23, "Contract"] = None
+    task = CUSTOMER_TASKS["churn"]
+    data = customer_data(frame, task=task, targets=("Churn",), id_column="customerID", source="t")
+    assert set(data.features.numeric) == {"tenure", "MonthlyCharges"}
+    assert set(data.features.categorical) == {"Contract"}
+    outcome = train_customer_model(task, data, store=MlflowStore.embedded(tmp_path))
+    assert outcome.evaluation.metrics["roc_auc"] > 0.7
+    model = mlflow.pyfunc.load_model(f"models:/churn/{outcome.version}")
+    assert len(model.predict(frame.head(2).drop(columns=["Churn"]))) == 2
+
+
+def test_unreadable_targets_and_missing_columns_are_named():
+    frame = pd.DataFrame({"id": ["a", "b"], "x": [1, 2], "left": ["maybe", "yes"]})
+    with pytest.raises(DataError, match="'left'"):
+        customer_data(frame, task=CUSTOMER_TASKS["churn"], targets=("left",), id_column="id",
+                      source="t")
+    with pytest.raises(DataError, match="nope"):
+        customer_data(frame, task=CUSTOMER_TASKS["churn"], targets=("nope",), id_column="id",
+                      source="t")
+
+
+def test_feature_types_are_inferred_and_ids_and_free_text_dropped():
+    frame = pd.DataFrame({
+        "id": [f"C{i}" for i in range(100)],
+        "age": ["30", "41", " ", *[str(20 + i % 50) for i in range(97)]],
+        "plan": ["A", "B", None, *["C"] * 97],
+        "note": [f"free text {i}" for i in range(100)],
+    })
+    features = infer_features(frame, exclude={"id"})
+    assert features.numeric == ("age",)
+    assert features.categorical == {"plan": ("A", "B", "C")}
+    assert features.dropped == ("note",)
+
+
+def test_risk_and_channel_levels_follow_the_documented_bounds():
+    assert [churn_risk_level(p) for p in (0.0, 0.149, 0.15, 0.35, 0.6, 1.0)] == [
+        "低", "低", "中", "高", "极高", "极高",
+    ]
+    assert [channel_level(p) for p in (0.0, 0.199, 0.2, 0.5, 0.79, 0.8, 1.0)] == [
+        "基本不接触", "基本不接触", "偶尔接触", "普通依赖", "较依赖", "依赖", "依赖",
+    ]

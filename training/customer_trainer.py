@@ -1,0 +1,260 @@
+"""Train a customer model on held-out-checked data, log it to MLflow and register it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.models import infer_signature
+from sklearn.model_selection import train_test_split
+
+from model_registry.store import MlflowStore
+from training.customer_evaluation import (
+    OneFeatureRule,
+    TaskEvaluation,
+    evaluate_channels,
+    evaluate_churn,
+    evaluate_content,
+    evaluate_occupation,
+)
+from training.customer_schema import LABEL_COLUMNS
+from training.customer_tasks import ANSWERS, CustomerTask
+from training.labels import DataError, binary_labels, clean_labels
+from training.model_card import customer_model_card
+from training.progress import report, step
+from training.tabular_data import FeatureSpec, infer_features, read_customer_table
+from training.tabular_model import CustomerModel, build_tabular_pipeline
+from training.text_trainer import TRAINING_PACKAGE, pip_requirements
+
+EXPERIMENT = "customer-models"
+BUILT_IN_CUSTOMERS = 40_000
+MIN_CLASS_SIZE = 10
+
+
+@dataclass(frozen=True)
+class CustomerData:
+    """Feature records and one label array per target, rows aligned."""
+
+    frame: pd.DataFrame
+    raw_features: pd.DataFrame  # the feature columns as the table gave them
+    labels: dict[str, np.ndarray]
+    features: FeatureSpec
+    source: str
+    dropped_rows: int
+
+
+@dataclass(frozen=True)
+class CustomerTrainingOutcome:
+    run_id: str
+    version: str
+    evaluation: TaskEvaluation
+
+
+def customer_data(
+    frame: pd.DataFrame,
+    *,
+    task: CustomerTask,
+    targets: tuple[str, ...],
+    id_column: str | None,
+    source: str,
+) -> CustomerData:
+    """Pick features and labels; drop rows whose label is blank or unreadable as asked."""
+    missing = [t for t in targets if t not in frame.columns]
+    if missing:
+        raise DataError(f"target column(s) not found: {', '.join(missing)}")
+    labels = {t: _labels(frame[t], column=t, multiclass=task.multiclass) for t in targets}
+    usable = np.logical_and.reduce([labels[t].notna().to_numpy() for t in targets])
+    if task.multiclass:
+        counts = labels[targets[0]][usable].value_counts()
+        usable &= ~labels[targets[0]].isin(counts[counts < MIN_CLASS_SIZE].index).to_numpy()
+    exclude = {*targets, *(LABEL_COLUMNS if set(targets) <= set(LABEL_COLUMNS) else ())}
+    if id_column:
+        exclude.add(id_column)
+    features = infer_features(frame[usable], exclude=exclude)
+    kept = frame[usable].reset_index(drop=True)
+    return CustomerData(
+        frame=features.prepare(kept),
+        raw_features=kept[list(features.columns)],
+        labels={t: labels[t][usable].to_numpy() for t in targets},
+        features=features,
+        source=source,
+        dropped_rows=int((~usable).sum()),
+    )
+
+
+def _labels(values: pd.Series, *, column: str, multiclass: bool) -> pd.Series:
+    if multiclass:
+        return clean_labels(values).astype(object)
+    flags = binary_labels(values.astype("string"), column=column)
+    return flags.map(lambda flag: None if flag is None else int(flag))
+
+
+def train_customer_model(
+    task: CustomerTask,
+    data: CustomerData,
+    *,
+    store: MlflowStore,
+    seed: int = 0,
+    test_size: float = 0.2,
+) -> CustomerTrainingOutcome:
+    """Fit one boosted-tree pipeline per target, evaluate on held-out customers, log, register."""
+    first = data.labels[next(iter(data.labels))]
+    train_rows, test_rows = train_test_split(
+        np.arange(len(first)), test_size=test_size, stratify=first, random_state=seed
+    )
+    report(
+        f"{task.model_name}: {len(train_rows)} training and {len(test_rows)} held-out customers, "
+        f"{len(data.features.columns)} features"
+    )
+    pipelines = {}
+    for target, labels in data.labels.items():
+        with step(f"fitting boosted trees for {target}"):
+            pipelines[target] = build_tabular_pipeline(data.features, seed=seed).fit(
+                data.frame.iloc[train_rows], labels[train_rows]
+            )
+    model = CustomerModel(
+        task=task.model_name,
+        features=data.features,
+        pipelines=pipelines,
+        answer=ANSWERS[task.model_name],
+    )
+    with step("evaluating on held-out customers against the baseline"):
+        evaluation = _evaluate(task, model, data, train_rows, test_rows, seed)
+    params = _params(task, data, train_rows, test_rows, seed, test_size)
+    with step("logging the run to MLflow and registering the model"):
+        run_id, version = _log_run(task, model, data, evaluation, params, store)
+    report(f"{task.model_name}: {evaluation.headline}")
+    return CustomerTrainingOutcome(run_id, version, evaluation)
+
+
+def _evaluate(task, model, data, train_rows, test_rows, seed) -> TaskEvaluation:
+    test = data.frame.iloc[test_rows]
+    scores = model.probabilities(test)
+    truth = {t: labels[test_rows] for t, labels in data.labels.items()}
+    numbers = data.frame[list(data.features.numeric)]
+    if task.multiclass:
+        target = next(iter(scores))
+        return evaluate_occupation(truth[target], scores[target], model.classes(target))
+    rules = {
+        t: OneFeatureRule.fit(numbers.iloc[train_rows], y[train_rows])
+        for t, y in data.labels.items()
+    }
+    baselines = {t: rule.score(numbers.iloc[test_rows]) for t, rule in rules.items()}
+    slugs = {t: task.slug(t) for t in scores}
+    if task.model_name == "churn":
+        (target,) = scores
+        return evaluate_churn(
+            truth[target], scores[target], baselines[target], rules[target].feature
+        )
+    if task.model_name == "content-preference":
+        latent, explicit = _latent_scores(data, slugs, train_rows, test_rows, seed)
+        return evaluate_content(truth, scores, latent, explicit, slugs)
+    return evaluate_channels(truth, scores, baselines, slugs)
+
+
+def _latent_scores(data, slugs, train_rows, test_rows, seed):
+    """Per category: a model that never sees the category's explicit signals, and the signal."""
+    latent, explicit = {}, {}
+    for target, slug in slugs.items():
+        signal_columns = [c for c in data.features.columns if c.startswith(f"{slug}_")]
+        explicit[target] = (
+            data.frame.iloc[test_rows][signal_columns].fillna(0).sum(axis=1).to_numpy()
+        )
+        blind = _without(data.features, signal_columns)
+        with step(f"fitting the latent-only model for {target}"):
+            pipeline = build_tabular_pipeline(blind, seed=seed).fit(
+                data.frame.iloc[train_rows][list(blind.columns)], data.labels[target][train_rows]
+            )
+        test = data.frame.iloc[test_rows][list(blind.columns)]
+        latent[target] = pipeline.predict_proba(test)[:, 1]
+    return latent, explicit
+
+
+def _without(features: FeatureSpec, columns: list[str]) -> FeatureSpec:
+    return FeatureSpec(
+        numeric=tuple(c for c in features.numeric if c not in columns),
+        categorical={c: v for c, v in features.categorical.items() if c not in columns},
+    )
+
+
+def _params(task, data, train_rows, test_rows, seed, test_size) -> dict:
+    return {
+        "data_source": data.source,
+        "rows_used": len(data.frame),
+        "rows_dropped_blank_label": data.dropped_rows,
+        "targets": ",".join(data.labels),
+        "numeric_features": len(data.features.numeric),
+        "categorical_features": len(data.features.categorical),
+        "dropped_columns": ",".join(data.features.dropped) or "-",
+        "test_size": test_size,
+        "split_seed": seed,
+        "model": "HistGradientBoostingClassifier per target (lr 0.08, 31 leaves, early stopping)",
+    }
+
+
+def _log_run(task, model, data, evaluation, params, store):
+    experiment_id = store.experiment_id(EXPERIMENT)
+    with mlflow.start_run(experiment_id=experiment_id, run_name=task.model_name) as run:
+        mlflow.set_tag("model_name", task.model_name)
+        mlflow.log_params(params)
+        mlflow.log_metrics(evaluation.metrics)
+        for name, figure in evaluation.figures.items():
+            mlflow.log_figure(figure, name)
+        for name, text in evaluation.tables.items():
+            mlflow.log_text(text, name)
+        card = customer_model_card(task, params, evaluation)
+        mlflow.log_text(card, "model_card.md")
+        mlflow.log_dict(
+            {"numeric": data.features.numeric, "categorical": data.features.categorical},
+            "features.json",
+        )
+        example = _input_example(data)
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=model,
+            signature=infer_signature(example, model.predict(None, example)),
+            input_example=example,
+            code_paths=[str(TRAINING_PACKAGE)],
+            pip_requirements=pip_requirements(),
+            registered_model_name=task.model_name,
+            metadata={"model_card": card, "task": task.model_name},
+        )
+    return run.info.run_id, str(info.registered_model_version)
+
+
+def _input_example(data: CustomerData) -> pd.DataFrame:
+    """Two complete rows in the table's own types: the signature MLflow enforces on callers."""
+    raw = data.raw_features
+    complete = raw.dropna()
+    example = (complete if len(complete) >= 2 else raw.ffill().bfill()).head(2)
+    categories = list(data.features.categorical)
+    return example.astype({column: str for column in categories})
+
+
+def train_customer_task(
+    task: CustomerTask,
+    *,
+    data_file: Path | None,
+    targets: tuple[str, ...],
+    id_column: str | None,
+    seed: int,
+    store: MlflowStore,
+) -> CustomerTrainingOutcome:
+    """Train ``task`` on ``data_file`` or, without one, on the built-in customer world."""
+    if data_file is None:
+        from training.customer_world import generate_customers
+
+        with step(f"generating the built-in customer world ({BUILT_IN_CUSTOMERS} customers)"):
+            frame = generate_customers(BUILT_IN_CUSTOMERS, seed=0)
+        source = f"built-in customer world, {BUILT_IN_CUSTOMERS} customers, seed 0"
+        id_column = id_column or "customer_id"
+    else:
+        frame = read_customer_table(data_file)
+        source = f"{data_file.name} ({len(frame)} rows)"
+    data = customer_data(
+        frame, task=task, targets=targets or task.targets, id_column=id_column, source=source
+    )
+    return train_customer_model(task, data, store=store, seed=seed)

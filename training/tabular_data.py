@@ -1,0 +1,87 @@
+"""Customer tables: reading them, inferring which columns are numbers and which are categories."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from training.labels import DataError
+
+MAX_CATEGORIES = 60  # more distinct values than this in a text column: an id or free text
+NUMERIC_SHARE = 0.95  # a column is numeric when this share of its non-blank values parse
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """The feature columns a customer model reads, and the categories seen in training."""
+
+    numeric: tuple[str, ...]
+    categorical: dict[str, tuple[str, ...]]
+    dropped: tuple[str, ...] = ()
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.numeric + tuple(self.categorical)
+
+    def prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The feature columns in model order: numbers as floats, categories as strings."""
+        missing = [column for column in self.columns if column not in frame.columns]
+        if missing:
+            raise DataError(f"missing feature columns: {', '.join(missing)}")
+        numbers = frame[list(self.numeric)].apply(pd.to_numeric, errors="coerce").astype(float)
+        categories = (
+            frame[list(self.categorical)]
+            .astype(object)
+            .where(frame[list(self.categorical)].notna(), np.nan)
+        )
+        return pd.concat([numbers, categories.map(_category_text)], axis=1)
+
+
+def _category_text(value: object) -> object:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return np.nan
+    text = str(value).strip()
+    return text if text else np.nan
+
+
+def read_customer_table(path: Path) -> pd.DataFrame:
+    """A CSV or Parquet file of customers; blank cells become missing values."""
+    if path.suffix.lower() in {".parquet", ".pq"}:
+        return pd.read_parquet(path)
+    try:
+        return pd.read_csv(path, encoding="utf-8-sig", low_memory=False)
+    except UnicodeDecodeError:
+        return pd.read_csv(path, encoding="gb18030", low_memory=False)
+
+
+def infer_features(frame: pd.DataFrame, *, exclude: set[str]) -> FeatureSpec:
+    """Numbers where nearly every non-blank value parses as one, categories otherwise."""
+    numeric, categorical, dropped = [], {}, []
+    for column in frame.columns:
+        if column in exclude:
+            continue
+        values = frame[column]
+        present = values.dropna()
+        if present.empty:
+            dropped.append(column)
+        elif _is_numeric(present):
+            numeric.append(column)
+        elif present.astype(str).nunique() <= MAX_CATEGORIES:
+            categorical[column] = tuple(sorted(present.astype(str).str.strip().unique()))
+        else:
+            dropped.append(column)
+    if not numeric and not categorical:
+        raise DataError("no usable feature columns: every column is blank, an id or free text")
+    return FeatureSpec(tuple(numeric), categorical, tuple(dropped))
+
+
+def _is_numeric(present: pd.Series) -> bool:
+    if pd.api.types.is_bool_dtype(present) or isinstance(present.dtype, pd.CategoricalDtype):
+        return False
+    if pd.api.types.is_numeric_dtype(present):
+        return True
+    parsed = pd.to_numeric(present.astype(str).str.strip(), errors="coerce")
+    return parsed.notna().mean() >= NUMERIC_SHARE
