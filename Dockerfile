@@ -18,11 +18,15 @@ COPY training ./training
 COPY model_registry ./model_registry
 RUN pip install --no-cache-dir .
 
-RUN insight data demands --out /srv/var/demands.csv \
+COPY alembic.ini ./
+COPY migrations ./migrations
+RUN insight db upgrade \
+ && insight data demands --out /srv/var/demands.csv \
  && insight train demand-classifier --data /srv/var/demands.csv \
  && insight train spam-filter --data /srv/var/demands.csv \
- && insight models promote demand-classifier --version latest \
- && insight models promote spam-filter --version latest
+ && for model in churn channel-preference occupation content-preference; do insight train $model; done \
+ && for model in demand-classifier spam-filter churn channel-preference occupation content-preference; do \
+      insight models promote $model --version latest; done
 
 EXPOSE 8000
 HEALTHCHECK CMD python -c "import urllib.request as u; u.urlopen('http://127.0.0.1:8000/readyz')"

@@ -10,7 +10,7 @@ export OMP_NUM_THREADS ?= 1
 
 .PHONY: run test install models bench lint clean
 
-run: models ## set up, train and promote every model, then serve on 127.0.0.1:8000
+run: models ## set up, train and promote all six models, then serve on 127.0.0.1:8000
 	$(BIN)/insight serve
 
 test: install ## set up, then run the whole test suite
@@ -24,15 +24,20 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-models: $(DATA)/models.ready
+models: $(DATA)/models.ready ## train and promote all six models (once; delete the stamp to redo)
 
 $(DATA)/models.ready: $(VENV)/.installed
 	mkdir -p $(DATA)
+	$(BIN)/insight db upgrade
 	$(BIN)/insight data demands --out $(DATA)/demands.csv
 	$(BIN)/insight train demand-classifier --data $(DATA)/demands.csv
 	$(BIN)/insight train spam-filter --data $(DATA)/demands.csv
-	$(BIN)/insight models promote demand-classifier --version latest
-	$(BIN)/insight models promote spam-filter --version latest
+	for model in churn channel-preference occupation content-preference; do \
+	  $(BIN)/insight train $$model || exit 1; \
+	done
+	for model in demand-classifier spam-filter churn channel-preference occupation content-preference; do \
+	  $(BIN)/insight models promote $$model --version latest || exit 1; \
+	done
 	touch $@
 
 bench: models ## our service vs `mlflow models serve` on the same registered version

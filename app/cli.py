@@ -14,12 +14,13 @@ class _InsightGroup(click.Group):
     """Reports the user's mistakes (a missing column, an unknown model) without a traceback."""
 
     def invoke(self, context: click.Context):
+        from app.db.migrations import DatabaseRevisionError
         from model_registry.registry import ModelNotFoundError
         from training.labels import DataError
 
         try:
             return super().invoke(context)
-        except (DataError, ModelNotFoundError) as error:
+        except (DataError, ModelNotFoundError, DatabaseRevisionError) as error:
             raise click.ClickException(str(error)) from None
 
 
@@ -228,6 +229,12 @@ def serve(context: click.Context, host: str | None, port: int | None) -> None:
 
     settings = _settings(context)
     run_server(settings.model_copy(update={k: v for k, v in (("host", host), ("port", port)) if v}))
+
+
+from app.commands import customers, db  # noqa: E402  (beside its registration, on purpose)
+
+main.add_command(customers.customers)
+main.add_command(db.db)
 
 
 if __name__ == "__main__":

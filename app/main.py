@@ -27,6 +27,9 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from app.db.migrations import ensure_up_to_date  # refuses an empty or outdated database
+
+        ensure_up_to_date(settings.app_database_url())
         catalog = ModelCatalog(alias=settings.model_alias)
         app.state.catalog = catalog
         # Loading runs beside the server, so /healthz answers and /readyz says 503 meanwhile.

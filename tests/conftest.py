@@ -43,6 +43,22 @@ def trained_store(tmp_path_factory: pytest.TempPathFactory, demand_corpus) -> Ml
     return store
 
 
+@pytest.fixture(scope="session", autouse=True)
+def app_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated SQLite app database, named by INSIGHT_DATABASE_URL for the whole session.
+
+    Through the environment, so ``Settings()`` here and ``insight serve`` in a subprocess both
+    find it (the service refuses to start on an unmigrated database).
+    """
+    from app.db.migrations import upgrade
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('app-db') / 'insight.db'}"
+    upgrade(url)
+    with pytest.MonkeyPatch.context() as environment:
+        environment.setenv("INSIGHT_DATABASE_URL", url)
+        yield url
+
+
 def settings_for(store: MlflowStore, **overrides) -> Settings:
     return Settings(
         mlflow_tracking_uri=store.tracking_uri,

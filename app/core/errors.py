@@ -61,6 +61,11 @@ class NotReadyError(ProblemError):
     title = "Models not loaded"
 
 
+class CustomerNotFoundError(ProblemError):
+    status = 404
+    title = "Unknown customer"
+
+
 def problem_response(
     request: Request,
     *,

@@ -1,0 +1,1 @@
+"""Command groups of the ``insight`` command line, one module per group."""

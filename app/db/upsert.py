@@ -1,0 +1,25 @@
+"""``INSERT ... ON CONFLICT DO UPDATE`` for the databases the store runs on."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import Insert
+
+
+def upsert_statement(table: Table, dialect_name: str, *, update_columns: Sequence[str]) -> Insert:
+    """Insert rows into ``table``; a row whose primary key exists updates ``update_columns``.
+
+    Both SQLite (3.24+) and PostgreSQL do this in one statement, so concurrent writers of the
+    same key cannot collide between a read and a write.
+    """
+    dialects = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+    if dialect_name not in dialects:
+        raise NotImplementedError(f"no upsert for the {dialect_name} database")
+    statement = dialects[dialect_name](table)
+    return statement.on_conflict_do_update(
+        index_elements=list(table.primary_key.columns),
+        set_={name: statement.excluded[name] for name in update_columns},
+    )

@@ -1,0 +1,139 @@
+"""``insight customers import``: idempotent upsert, bad rows by line, progress and summary."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from app.cli import main
+from app.db import Customer, create_engine_for
+from training.customer_world import generate_customers
+
+ROWS = 300
+
+
+@pytest.fixture(scope="module")
+def world() -> pd.DataFrame:
+    return generate_customers(ROWS, seed=5)
+
+
+@pytest.fixture
+def insight(migrated_url, monkeypatch):
+    monkeypatch.setenv("INSIGHT_DATABASE_URL", migrated_url)
+    runner = CliRunner()
+    return lambda *args: runner.invoke(main, [str(arg) for arg in args])
+
+
+def _stored(url: str) -> dict[str, dict]:
+    engine = create_engine_for(url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(select(Customer.customer_id, Customer.record))
+            return dict(rows.tuples().all())
+    finally:
+        engine.dispose()
+
+
+def test_importing_twice_stores_the_same_rows(insight, migrated_url, world, tmp_path):
+    path = tmp_path / "customers.csv"
+    world.to_csv(path, index=False)
+
+    first = insight("customers", "import", path, "--chunk-rows", 120)
+    assert first.exit_code == 0, first.output
+    assert f"{ROWS} inserted, 0 updated, 0 skipped" in first.stdout
+    assert "customers: 120 / 300 rows (40%)" in first.stderr
+    assert "customers: 300 / 300 rows (100%)" in first.stderr
+    stored = _stored(migrated_url)
+
+    second = insight("customers", "import", path, "--chunk-rows", 120)
+    assert f"0 inserted, {ROWS} updated, 0 skipped" in second.stdout
+    assert _stored(migrated_url) == stored
+    assert len(stored) == ROWS
+
+
+def test_records_keep_their_types_and_blanks(insight, migrated_url, world, tmp_path):
+    path = tmp_path / "customers.parquet"
+    world.to_parquet(path, index=False)
+    assert insight("customers", "import", path).exit_code == 0
+
+    row = world.iloc[0]
+    record = _stored(migrated_url)[row["customer_id"]]
+    assert "customer_id" not in record and len(record) == len(world.columns) - 1
+    assert record["age"] == int(row["age"]) and isinstance(record["age"], int)
+    assert record["gender"] == row["gender"]
+    blank_survey = world["survey_score"].isna()
+    blank_id = world.loc[blank_survey, "customer_id"].iloc[0]
+    assert _stored(migrated_url)[blank_id]["survey_score"] is None
+
+
+def test_a_bad_row_is_reported_by_line_and_skipped(insight, migrated_url, world, tmp_path):
+    frame = world.head(10).astype(object).copy()
+    frame["vip_level"] = "金卡"  # a column the schema does not know: kept as it is
+    frame.loc[2, "age"] = "abc"  # file line 4
+    frame.loc[5, "gender"] = "unknown"  # line 7
+    frame.loc[7, "customer_id"] = frame.loc[0, "customer_id"]  # line 9
+    path = tmp_path / "customers.csv"
+    frame.to_csv(path, index=False)
+
+    result = insight("customers", "import", path, "--chunk-rows", 100)
+    assert result.exit_code == 0, result.output
+    assert "7 inserted, 0 updated, 3 skipped" in result.stdout
+    assert "line 4: age: not a whole number" in result.stdout
+    assert "line 7: gender: not one of 男, 女" in result.stdout
+    assert "line 9: customer_id: repeats the id on line 2" in result.stdout
+
+    stored = _stored(migrated_url)
+    assert set(stored) == set(frame["customer_id"]) - {frame.loc[2, "customer_id"]} - {
+        frame.loc[5, "customer_id"]
+    }
+    assert stored[frame.loc[0, "customer_id"]]["vip_level"] == "金卡"
+    assert stored[frame.loc[0, "customer_id"]]["age"] == world.loc[0, "age"]
+
+
+def test_only_the_first_problems_are_listed(insight, tmp_path):
+    path = tmp_path / "customers.csv"
+    path.write_text("customer_id,age\n" + "".join(f"C{i},x\n" for i in range(30)))
+    result = insight("customers", "import", path, "--show-problems", 3)
+    assert "0 inserted, 0 updated, 30 skipped" in result.stdout
+    assert "skipped rows (first 3 of 30):" in result.stdout
+    assert result.stdout.count("age: not a whole number") == 3
+
+
+def test_a_table_of_another_schema_with_its_own_id_column(insight, migrated_url, tmp_path):
+    path = tmp_path / "crm.csv"
+    path.write_text("手机号,套餐,月消费\n13800000001,畅享,88\n13800000002,,120.5\n")
+    result = insight("customers", "import", path, "--id-column", "手机号")
+    assert result.exit_code == 0, result.output
+    assert _stored(migrated_url) == {
+        "13800000001": {"套餐": "畅享", "月消费": "88"},
+        "13800000002": {"套餐": None, "月消费": "120.5"},
+    }
+
+
+def test_a_missing_id_column(insight, tmp_path):
+    path = tmp_path / "crm.csv"
+    path.write_text("phone,plan\n1,a\n")
+    result = insight("customers", "import", path)
+    assert result.exit_code == 1
+    assert "has no column 'customer_id' (use --id-column)" in result.output
+
+
+def test_an_unmigrated_database_is_refused(database_url, monkeypatch, tmp_path):
+    monkeypatch.setenv("INSIGHT_DATABASE_URL", database_url)
+    path = tmp_path / "customers.csv"
+    path.write_text("customer_id\nC1\n")
+    result = CliRunner().invoke(main, ["customers", "import", str(path)])
+    assert result.exit_code == 1
+    assert "run `insight db upgrade`" in result.output
+
+
+def test_chunks_before_a_malformed_line_stay_stored(insight, migrated_url, tmp_path):
+    path = tmp_path / "customers.csv"
+    good = "".join(f"C{i},{20 + i}\n" for i in range(5))
+    path.write_text(f"customer_id,age\n{good}C9,30,surplus\nC10,31\n")
+    result = insight("customers", "import", path, "--chunk-rows", 5)
+    assert result.exit_code == 1
+    assert "is not a well-formed CSV file" in result.output and "line 7" in result.output
+    assert sorted(_stored(migrated_url)) == [f"C{i}" for i in range(5)]
