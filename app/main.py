@@ -8,10 +8,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app.api.routes import demands, health, models
+from app.api.routes import customers, demands, health, models
 from app.core.config import Settings
 from app.core.errors import install_error_handlers
 from app.core.request_id import RequestIdMiddleware
+from app.db.migrations import ensure_up_to_date
+from app.db.session import create_engine_for, create_session_factory
 from app.services.served_models import ModelCatalog
 
 DESCRIPTION = """
@@ -27,15 +29,19 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from app.db.migrations import ensure_up_to_date  # refuses an empty or outdated database
-
         ensure_up_to_date(settings.app_database_url())
+        engine = create_engine_for(settings.app_database_url())
+        app.state.sessions = create_session_factory(engine)
         catalog = ModelCatalog(alias=settings.model_alias)
         app.state.catalog = catalog
-        # Loading runs beside the server, so /healthz answers and /readyz says 503 meanwhile.
-        loading = asyncio.create_task(asyncio.to_thread(catalog.load, settings.mlflow_store()))
+        # The database must be migrated (it refuses to start otherwise); models load beside
+        # the server, so /healthz answers and /readyz says 503 meanwhile.
+        loading = asyncio.create_task(
+            asyncio.to_thread(catalog.load, settings.mlflow_store(), settings.served_models)
+        )
         yield
         await loading
+        engine.dispose()
 
     app = FastAPI(
         title="Customer-insight model service",
@@ -46,6 +52,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(RequestIdMiddleware)
-    for router in (demands.router, models.router, health.router):
+    for router in (demands.router, customers.router, models.router, health.router):
         app.include_router(router)
     return app

@@ -59,11 +59,49 @@ def app_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
+TEXT_MODELS = ["demand-classifier", "spam-filter"]
+
+
+@pytest.fixture(scope="session")
+def customer_world() -> pd.DataFrame:
+    from training.customer_world import generate_customers
+
+    return generate_customers(2500, seed=5)
+
+
+@pytest.fixture(scope="session")
+def full_store(trained_store: MlflowStore, customer_world) -> MlflowStore:
+    """The text models' store plus the four customer models, all promoted to production."""
+    from training.customer_tasks import CUSTOMER_TASKS
+    from training.customer_trainer import customer_data, train_customer_model
+
+    for task in CUSTOMER_TASKS.values():
+        data = customer_data(
+            customer_world, task=task, targets=task.targets, id_column="customer_id", source="test"
+        )
+        outcome = train_customer_model(task, data, store=trained_store)
+        promote(trained_store.activate(), task.model_name, version=outcome.version)
+    return trained_store
+
+
+@pytest.fixture
+def full_api(full_store: MlflowStore) -> Iterator[TestClient]:
+    """The app serving all six models."""
+    settings = settings_for(full_store, served_models=TEXT_MODELS + list(CUSTOMER_MODEL_NAMES))
+    with TestClient(create_app(settings)) as client:
+        wait_until_ready(client)
+        yield client
+
+
+CUSTOMER_MODEL_NAMES = ("churn", "channel-preference", "occupation", "content-preference")
+
+
 def settings_for(store: MlflowStore, **overrides) -> Settings:
+    """Settings for a service on ``store``, serving the text models unless told otherwise."""
     return Settings(
         mlflow_tracking_uri=store.tracking_uri,
         mlflow_artifact_root=store.artifact_root,
-        **overrides,
+        **{"served_models": TEXT_MODELS, **overrides},
     )
 
 

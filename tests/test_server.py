@@ -1,5 +1,6 @@
 """The real thing: `insight serve` under uvicorn, spoken to over HTTP by httpx."""
 
+import json
 import os
 import socket
 import subprocess
@@ -25,6 +26,7 @@ def test_insight_serve_answers_over_http(trained_store):
         "INSIGHT_MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,
         "INSIGHT_MLFLOW_ARTIFACT_ROOT": settings.mlflow_artifact_root,
         "INSIGHT_PORT": str(port),
+        "INSIGHT_SERVED_MODELS": json.dumps(settings.served_models),
     }
     server = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve"],

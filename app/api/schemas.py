@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 
@@ -41,7 +44,7 @@ class ClassifyResponse(BaseModel):
 class LoadedModel(ModelRef):
     run_id: str
     loaded_at: str
-    classes: list[str]
+    outputs: list[str] = Field(description="A text model's classes; a customer model's targets.")
 
 
 class ModelsResponse(BaseModel):
@@ -85,4 +88,89 @@ CLASSIFY_ANSWER_EXAMPLE = {
         {"name": "demand-classifier", "version": "1", "alias": "production"},
         {"name": "spam-filter", "version": "1", "alias": "production"},
     ],
+}
+
+
+class CustomerFeatures(BaseModel):
+    customer_id: str | None = Field(None, description="Echoed in the answer; optional.")
+    features: dict[str, Any] = Field(description="The feature record, by the model signature.")
+
+
+class ScoreRequest(BaseModel):
+    customers: list[CustomerFeatures] = Field(
+        description="One or many customers (at most INSIGHT_MAX_CUSTOMERS_PER_REQUEST)."
+    )
+    models: list[str] | None = Field(
+        None, description="Customer models to ask; all four when absent."
+    )
+
+
+class CustomerScores(BaseModel):
+    customer_id: str | None
+    scores: dict[str, dict[str, Any]] = Field(description="Each model's answer, by model name.")
+
+
+class ScoreResponse(BaseModel):
+    results: list[CustomerScores]
+    models: list[ModelRef]
+
+
+class CustomerPut(BaseModel):
+    features: dict[str, Any] = Field(description="The customer's feature record.")
+
+
+class CustomerOut(BaseModel):
+    customer_id: str
+    features: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, customer: Any) -> CustomerOut:
+        return cls(
+            customer_id=customer.customer_id,
+            features=customer.record,
+            created_at=customer.created_at,
+            updated_at=customer.updated_at,
+        )
+
+
+class ProfileResponse(BaseModel):
+    customer: CustomerOut
+    scores: dict[str, dict[str, Any]]
+    value: dict[str, Any] = Field(description="Value segment (RFM-style) from monthly spend.")
+    lifecycle_stage: str | None = Field(description="潜在 / 新客 / 成长 / 忠诚 / 流失风险 / 已流失")
+    satisfaction: dict[str, Any]
+    models: list[ModelRef]
+
+
+_EXAMPLE_FEATURES = {
+    "age": 34,
+    "gender": "男",
+    "region": "华东",
+    "city_tier": 1,
+    "plan_name": "畅享套餐",
+    "plan_monthly_fee": 128.0,
+    "tenure_months": 7,
+    "contract_type": "无合约",
+    "contract_months_left": 0,
+    "spend_m1": 96.5,
+    "spend_m2": 118.0,
+    "spend_m3": 131.2,
+    "complaints_6m": 2,
+    "survey_score": None,
+}
+
+SCORE_EXAMPLES = {
+    "one customer": {
+        "summary": "一位客户（特征按模型签名给出，此处只列出部分）",
+        "value": {"customers": [{"customer_id": "C00000001", "features": _EXAMPLE_FEATURES}]},
+    },
+    "churn only": {
+        "summary": "只要流失预警",
+        "value": {
+            "customers": [{"customer_id": "C00000001", "features": _EXAMPLE_FEATURES}],
+            "models": ["churn"],
+        },
+    },
 }

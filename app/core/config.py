@@ -34,6 +34,17 @@ class Settings(BaseSettings):
     model_alias: str = Field(
         "production", description="Registry alias whose versions the service loads."
     )
+    served_models: list[str] = Field(
+        [
+            "demand-classifier",
+            "spam-filter",
+            "churn",
+            "channel-preference",
+            "occupation",
+            "content-preference",
+        ],
+        description="Registered models the service loads (JSON list); all six by default.",
+    )
     host: str = Field("127.0.0.1", description="Address the service listens on.")
     port: int = Field(8000, description="Port the service listens on.")
     access_log: bool = Field(
@@ -41,6 +52,9 @@ class Settings(BaseSettings):
     )
     max_texts_per_request: int = Field(
         64, ge=1, description="Largest batch of texts one classify request may carry."
+    )
+    max_customers_per_request: int = Field(
+        100, ge=1, description="Largest batch of customers one score request may carry."
     )
     max_text_chars: int = Field(
         2000, ge=1, description="Longest text, in characters, that may be classified."

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from app.core.errors import FieldError, InvalidInputError, NotReadyError, PayloadTooLargeError
-from app.services.served_models import ModelCatalog, ServedTextModel
+from app.services.served_models import ModelCatalog, ServedModel, ServedTextModel
 from training.text_data import SPAM as SPAM_LABEL
 from training.text_model import AnalyzedText
 
@@ -77,13 +77,13 @@ def classify_demands(texts: list[str], catalog: ModelCatalog) -> dict:
     return {"results": results, "models": [model_ref(demand), model_ref(spam)]}
 
 
-def model_ref(model: ServedTextModel) -> dict[str, str]:
+def model_ref(model: ServedModel) -> dict[str, str]:
     return {"name": model.name, "version": model.version, "alias": model.alias}
 
 
 def _required(catalog: ModelCatalog, name: str) -> ServedTextModel:
     model = catalog.get(name)
-    if model is None:
+    if not isinstance(model, ServedTextModel):
         reason = catalog.failures.get(name, "still loading")
         raise NotReadyError(f"{name} is not available: {reason}")
     return model

@@ -20,7 +20,7 @@ def test_models_lists_what_is_loaded(api, trained_store):
             client.get_model_version_by_alias(name, "production").version
         )
         assert model["loaded_at"] and model["run_id"]
-    assert loaded["spam-filter"]["classes"] == ["ham", "spam"]
+    assert loaded["spam-filter"]["outputs"] == ["ham", "spam"]
 
 
 def test_one_model_by_name_and_an_unknown_one(api):
@@ -32,13 +32,13 @@ def test_one_model_by_name_and_an_unknown_one(api):
 
 def test_readyz_is_503_until_the_models_are_loaded(trained_store, monkeypatch):
     release = threading.Event()
-    real_load = served_models.load_text_model
+    real_load = served_models.load_served_model
 
     def slow_load(*args, **kwargs):
         release.wait(30)
         return real_load(*args, **kwargs)
 
-    monkeypatch.setattr(served_models, "load_text_model", slow_load)
+    monkeypatch.setattr(served_models, "load_served_model", slow_load)
     with TestClient(create_app(settings_for(trained_store))) as client:
         assert client.get("/healthz").status_code == 200
         waiting = client.get("/readyz")

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from app.api.deps import CatalogDep
 from app.api.schemas import LoadedModel, ModelsResponse
 from app.core.errors import UnknownModelError
-from app.services.served_models import ServedTextModel
+from app.services.served_models import ServedModel
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
@@ -33,12 +33,12 @@ def get_model(name: str, catalog: CatalogDep) -> LoadedModel:
     return _loaded(model)
 
 
-def _loaded(model: ServedTextModel) -> LoadedModel:
+def _loaded(model: ServedModel) -> LoadedModel:
     return LoadedModel(
         name=model.name,
         version=model.version,
         alias=model.alias,
         run_id=model.run_id,
         loaded_at=model.loaded_at.isoformat(),
-        classes=model.classes,
+        outputs=model.outputs,
     )

@@ -1,0 +1,84 @@
+"""Scoring customers, the customer store and the 客户画像 profile."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Body
+from fastapi.responses import Response
+
+from app.api.deps import CatalogDep, SessionDep, SettingsDep
+from app.api.schemas import (
+    SCORE_EXAMPLES,
+    CustomerOut,
+    CustomerPut,
+    ProfileResponse,
+    ScoreRequest,
+    ScoreResponse,
+)
+from app.services import customer_profile as profile
+from app.services.customer_scoring import check_batch, customer_models, model_refs, score_customers
+from app.services.customer_store import get_customer_or_raise, upsert_customer
+
+router = APIRouter(prefix="/v1/customers", tags=["customers"])
+PROBLEM = {"content": {"application/problem+json": {}}}
+
+
+@router.post(
+    "/score",
+    response_model=ScoreResponse,
+    responses={
+        413: {"description": "More customers than the documented maximum", **PROBLEM},
+        422: {"description": "Missing or malformed features, named one by one", **PROBLEM},
+        503: {"description": "A model asked for is not loaded", **PROBLEM},
+    },
+)
+async def score(
+    request: Annotated[ScoreRequest, Body(openapi_examples=SCORE_EXAMPLES)],
+    catalog: CatalogDep,
+    settings: SettingsDep,
+) -> Response:
+    """Every customer model's answer (or the models named) for one or many feature records."""
+    records = [customer.features for customer in request.customers]
+    check_batch(records, max_customers=settings.max_customers_per_request)
+    models = customer_models(catalog, request.models)
+    answers = score_customers(records, models)
+    results = [
+        {"customer_id": customer.customer_id, "scores": answer}
+        for customer, answer in zip(request.customers, answers)
+    ]
+    body = {"results": results, "models": model_refs(models)}
+    return Response(
+        orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json"
+    )
+
+
+@router.put("/{customer_id}", response_model=CustomerOut)
+def put_customer(customer_id: str, body: CustomerPut, session: SessionDep) -> CustomerOut:
+    """Create or replace a customer's stored feature record."""
+    customer = upsert_customer(session, customer_id=customer_id, record=body.features)
+    return CustomerOut.of(customer)
+
+
+@router.get("/{customer_id}", response_model=CustomerOut, responses={404: PROBLEM})
+def get_customer(customer_id: str, session: SessionDep) -> CustomerOut:
+    """A stored customer's feature record."""
+    return CustomerOut.of(get_customer_or_raise(session, customer_id))
+
+
+@router.get("/{customer_id}/profile", response_model=ProfileResponse, responses={404: PROBLEM})
+def get_profile(customer_id: str, session: SessionDep, catalog: CatalogDep) -> ProfileResponse:
+    """The customer's 客户画像: record, every model's answer, value, lifecycle, satisfaction."""
+    customer = get_customer_or_raise(session, customer_id)
+    models = customer_models(catalog, None)
+    (scores,) = score_customers([customer.record], models, field="record")
+    churn = scores.get("churn", {}).get("churn_probability")
+    return ProfileResponse(
+        customer=CustomerOut.of(customer),
+        scores=scores,
+        value=profile.value_segment(customer.record),
+        lifecycle_stage=profile.lifecycle_stage(customer.record, churn),
+        satisfaction=profile.satisfaction(customer.record),
+        models=model_refs(models),
+    )

@@ -1,0 +1,99 @@
+"""The customer endpoints: score, store, profile; against the four models in a real MLflow store."""
+
+import math
+
+import pytest
+
+from training.customer_schema import LABEL_COLUMNS
+
+SCORE = "/v1/customers/score"
+
+
+def _features(customer_world, row: int) -> dict:
+    record = customer_world.drop(columns=["customer_id", *LABEL_COLUMNS]).iloc[row].to_dict()
+    return {k: (None if isinstance(v, float) and math.isnan(v) else _plain(v)) for k, v in record.items()}
+
+
+def _plain(value):
+    return value.item() if hasattr(value, "item") else value
+
+
+@pytest.fixture
+def two_customers(customer_world):
+    return [
+        {"customer_id": f"C{row}", "features": _features(customer_world, row)} for row in (0, 1)
+    ]
+
+
+def test_score_answers_every_model_for_each_customer(full_api, two_customers):
+    response = full_api.post(SCORE, json={"customers": two_customers})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert [r["customer_id"] for r in body["results"]] == ["C0", "C1"]
+    scores = body["results"][0]["scores"]
+    assert set(scores) == {"churn", "channel-preference", "occupation", "content-preference"}
+    assert 0 <= scores["churn"]["churn_probability"] <= 1
+    assert scores["churn"]["churn_risk_level"] in {"低", "中", "高", "极高"}
+    assert scores["channel-preference"]["app_level"] in {"基本不接触", "偶尔接触", "普通依赖", "较依赖", "依赖"}
+    assert scores["occupation"]["occupation"] in {"学生", "商务人士", "外来务工者", "年轻白领", "低收入人群", "司机"}
+    assert len([k for k in scores["content-preference"] if k.endswith("_score")]) == 8
+    assert {m["name"] for m in body["models"]} == set(scores)
+
+
+def test_score_can_ask_for_some_models_only(full_api, two_customers):
+    body = full_api.post(SCORE, json={"customers": two_customers, "models": ["churn"]}).json()
+    assert set(body["results"][1]["scores"]) == {"churn"}
+    assert [m["name"] for m in body["models"]] == ["churn"]
+
+
+def test_missing_and_malformed_features_are_named(full_api, two_customers):
+    features = dict(two_customers[0]["features"])
+    del features["tenure_months"]
+    features["age"] = "thirty"
+    response = full_api.post(SCORE, json={"customers": [{"features": features}], "models": ["churn"]})
+    assert response.status_code == 422
+    fields = {e["field"]: e["message"] for e in response.json()["errors"]}
+    assert fields["customers[0].features.tenure_months"] == "missing"
+    assert "number" in fields["customers[0].features.age"]
+    assert "thirty" not in response.text
+
+
+def test_blank_features_are_allowed(full_api, two_customers):
+    features = dict(two_customers[0]["features"], survey_score=None, voice_minutes=None)
+    response = full_api.post(SCORE, json={"customers": [{"features": features}]})
+    assert response.status_code == 200
+
+
+def test_unknown_model_and_oversized_batches_are_refused(full_api, two_customers):
+    unknown = full_api.post(SCORE, json={"customers": two_customers, "models": ["astrology"]})
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "models"
+    too_many = full_api.post(SCORE, json={"customers": two_customers * 51})
+    assert too_many.status_code == 413
+    empty = full_api.post(SCORE, json={"customers": []})
+    assert empty.status_code == 422
+
+
+def test_put_get_and_profile(full_api, two_customers):
+    features = two_customers[0]["features"]
+    put = full_api.put("/v1/customers/C-42", json={"features": features})
+    assert put.status_code == 200 and put.json()["customer_id"] == "C-42"
+    got = full_api.get("/v1/customers/C-42").json()
+    assert got["features"]["tenure_months"] == features["tenure_months"]
+
+    profile = full_api.get("/v1/customers/C-42/profile").json()
+    assert set(profile["scores"]) == {"churn", "channel-preference", "occupation", "content-preference"}
+    assert profile["value"]["segment"] in {"高价值", "中价值", "低价值"}
+    assert profile["lifecycle_stage"] in {"潜在", "新客", "成长", "忠诚", "流失风险", "已流失"}
+    assert profile["satisfaction"]["level"] in {"满意", "一般", "不满意"}
+    assert {m["name"] for m in profile["models"]} == set(profile["scores"])
+
+    updated = dict(features, tenure_months=3)
+    full_api.put("/v1/customers/C-42", json={"features": updated})
+    assert full_api.get("/v1/customers/C-42").json()["features"]["tenure_months"] == 3
+
+
+def test_an_unknown_customer_is_404(full_api):
+    for path in ("/v1/customers/nobody", "/v1/customers/nobody/profile"):
+        response = full_api.get(path)
+        assert response.status_code == 404
+        assert response.headers["content-type"].startswith("application/problem+json")
