@@ -11,7 +11,10 @@ SCORE = "/v1/customers/score"
 
 def _features(customer_world, row: int) -> dict:
     record = customer_world.drop(columns=["customer_id", *LABEL_COLUMNS]).iloc[row].to_dict()
-    return {k: (None if isinstance(v, float) and math.isnan(v) else _plain(v)) for k, v in record.items()}
+    return {
+        k: (None if isinstance(v, float) and math.isnan(v) else _plain(v))
+        for k, v in record.items()
+    }
 
 
 def _plain(value):
@@ -34,8 +37,21 @@ def test_score_answers_every_model_for_each_customer(full_api, two_customers):
     assert set(scores) == {"churn", "channel-preference", "occupation", "content-preference"}
     assert 0 <= scores["churn"]["churn_probability"] <= 1
     assert scores["churn"]["churn_risk_level"] in {"低", "中", "高", "极高"}
-    assert scores["channel-preference"]["app_level"] in {"基本不接触", "偶尔接触", "普通依赖", "较依赖", "依赖"}
-    assert scores["occupation"]["occupation"] in {"学生", "商务人士", "外来务工者", "年轻白领", "低收入人群", "司机"}
+    assert scores["channel-preference"]["app_level"] in {
+        "基本不接触",
+        "偶尔接触",
+        "普通依赖",
+        "较依赖",
+        "依赖",
+    }
+    assert scores["occupation"]["occupation"] in {
+        "学生",
+        "商务人士",
+        "外来务工者",
+        "年轻白领",
+        "低收入人群",
+        "司机",
+    }
     assert len([k for k in scores["content-preference"] if k.endswith("_score")]) == 8
     assert {m["name"] for m in body["models"]} == set(scores)
 
@@ -50,7 +66,9 @@ def test_missing_and_malformed_features_are_named(full_api, two_customers):
     features = dict(two_customers[0]["features"])
     del features["tenure_months"]
     features["age"] = "thirty"
-    response = full_api.post(SCORE, json={"customers": [{"features": features}], "models": ["churn"]})
+    response = full_api.post(
+        SCORE, json={"customers": [{"features": features}], "models": ["churn"]}
+    )
     assert response.status_code == 422
     fields = {e["field"]: e["message"] for e in response.json()["errors"]}
     assert fields["customers[0].features.tenure_months"] == "missing"
@@ -81,7 +99,12 @@ def test_put_get_and_profile(full_api, two_customers):
     assert got["features"]["tenure_months"] == features["tenure_months"]
 
     profile = full_api.get("/v1/customers/C-42/profile").json()
-    assert set(profile["scores"]) == {"churn", "channel-preference", "occupation", "content-preference"}
+    assert set(profile["scores"]) == {
+        "churn",
+        "channel-preference",
+        "occupation",
+        "content-preference",
+    }
     assert profile["value"]["segment"] in {"高价值", "中价值", "低价值"}
     assert profile["lifecycle_stage"] in {"潜在", "新客", "成长", "忠诚", "流失风险", "已流失"}
     assert profile["satisfaction"]["level"] in {"满意", "一般", "不满意"}

@@ -23,8 +23,9 @@ def outcomes(tmp_path_factory, customers):
     store = MlflowStore.embedded(tmp_path_factory.mktemp("customer-models"))
     trained = {}
     for name, task in CUSTOMER_TASKS.items():
-        data = customer_data(customers, task=task, targets=task.targets, id_column="customer_id",
-                             source="test world")
+        data = customer_data(
+            customers, task=task, targets=task.targets, id_column="customer_id", source="test world"
+        )
         trained[name] = train_customer_model(task, data, store=store)
     return store, trained
 
@@ -59,7 +60,9 @@ def test_channel_preference_reports_auc_and_level_shares_per_channel(outcomes):
         shares = [metrics[f"level_share.{slug}.{level}"] for level in CHANNEL_LEVELS]
         assert sum(shares) == pytest.approx(1.0)
     assert metrics["mean_roc_auc"] > metrics["mean_baseline_roc_auc"]
-    artifacts = {a.path for a in store.activate().list_artifacts(trained["channel-preference"].run_id)}
+    artifacts = {
+        a.path for a in store.activate().list_artifacts(trained["channel-preference"].run_id)
+    }
     assert {"level_shares.png", "level_shares.csv"} <= artifacts
 
 
@@ -94,8 +97,15 @@ def test_a_users_own_churn_table_trains_with_blanks_and_yes_no_labels(tmp_path):
     contract = rng.choice(["Month-to-month", "One year", "Two year"], n)
     risk = 1.0 - tenure / 12 + 2.0 * (contract == "Month-to-month") + charges / 60
     churn = np.where(rng.random(n) < 1 / (1 + np.exp(-risk)), "Yes", "No")
-    frame = pd.DataFrame({"customerID": [f"U{i}" for i in range(n)], "tenure": tenure,
-                          "MonthlyCharges": charges, "Contract": contract, "Churn": churn})
+    frame = pd.DataFrame(
+        {
+            "customerID": [f"U{i}" for i in range(n)],
+            "tenure": tenure,
+            "MonthlyCharges": charges,
+            "Contract": contract,
+            "Churn": churn,
+        }
+    )
     frame.loc[::17, "MonthlyCharges"] = np.nan
     frame.loc[::23, "Contract"] = None
     task = CUSTOMER_TASKS["churn"]
@@ -111,20 +121,24 @@ def test_a_users_own_churn_table_trains_with_blanks_and_yes_no_labels(tmp_path):
 def test_unreadable_targets_and_missing_columns_are_named():
     frame = pd.DataFrame({"id": ["a", "b"], "x": [1, 2], "left": ["maybe", "yes"]})
     with pytest.raises(DataError, match="'left'"):
-        customer_data(frame, task=CUSTOMER_TASKS["churn"], targets=("left",), id_column="id",
-                      source="t")
+        customer_data(
+            frame, task=CUSTOMER_TASKS["churn"], targets=("left",), id_column="id", source="t"
+        )
     with pytest.raises(DataError, match="nope"):
-        customer_data(frame, task=CUSTOMER_TASKS["churn"], targets=("nope",), id_column="id",
-                      source="t")
+        customer_data(
+            frame, task=CUSTOMER_TASKS["churn"], targets=("nope",), id_column="id", source="t"
+        )
 
 
 def test_feature_types_are_inferred_and_ids_and_free_text_dropped():
-    frame = pd.DataFrame({
-        "id": [f"C{i}" for i in range(100)],
-        "age": ["30", "41", " ", *[str(20 + i % 50) for i in range(97)]],
-        "plan": ["A", "B", None, *["C"] * 97],
-        "note": [f"free text {i}" for i in range(100)],
-    })
+    frame = pd.DataFrame(
+        {
+            "id": [f"C{i}" for i in range(100)],
+            "age": ["30", "41", " ", *[str(20 + i % 50) for i in range(97)]],
+            "plan": ["A", "B", None, *["C"] * 97],
+            "note": [f"free text {i}" for i in range(100)],
+        }
+    )
     features = infer_features(frame, exclude={"id"})
     assert features.numeric == ("age",)
     assert features.categorical == {"plan": ("A", "B", "C")}
@@ -133,8 +147,19 @@ def test_feature_types_are_inferred_and_ids_and_free_text_dropped():
 
 def test_risk_and_channel_levels_follow_the_documented_bounds():
     assert [churn_risk_level(p) for p in (0.0, 0.149, 0.15, 0.35, 0.6, 1.0)] == [
-        "低", "低", "中", "高", "极高", "极高",
+        "低",
+        "低",
+        "中",
+        "高",
+        "极高",
+        "极高",
     ]
     assert [channel_level(p) for p in (0.0, 0.199, 0.2, 0.5, 0.79, 0.8, 1.0)] == [
-        "基本不接触", "基本不接触", "偶尔接触", "普通依赖", "较依赖", "依赖", "依赖",
+        "基本不接触",
+        "基本不接触",
+        "偶尔接触",
+        "普通依赖",
+        "较依赖",
+        "依赖",
+        "依赖",
     ]
