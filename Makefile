@@ -38,6 +38,8 @@ $(DATA)/models.ready: $(VENV)/.installed
 	for model in demand-classifier spam-filter churn channel-preference occupation content-preference; do \
 	  $(BIN)/insight models promote $$model --version latest || exit 1; \
 	done
+	$(BIN)/insight data customers --out $(DATA)/sample-customers --n 1000 --seed 1 --format csv
+	$(BIN)/insight customers import $(DATA)/sample-customers/customers-00000.csv
 	touch $@
 
 bench: models ## our service vs `mlflow models serve` on the same registered version

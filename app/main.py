@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app.api.routes import customers, demands, health, models
+from app.api.routes import customers, demands, health, models, reports
 from app.core.config import Settings
 from app.core.errors import install_error_handlers
 from app.core.request_id import RequestIdMiddleware
@@ -52,6 +52,12 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(RequestIdMiddleware)
-    for router in (demands.router, customers.router, models.router, health.router):
+    for router in (
+        demands.router,
+        customers.router,
+        reports.router,
+        models.router,
+        health.router,
+    ):
         app.include_router(router)
     return app

@@ -144,6 +144,16 @@ class ProfileResponse(BaseModel):
     models: list[ModelRef]
 
 
+class ChannelPreferenceReport(BaseModel):
+    customers_scored: int
+    customers_not_scorable: int = Field(description="Stored records lacking needed features.")
+    shares: dict[str, dict[str, float]] = Field(
+        description="Per channel, the share of scored customers at each level "
+        "(基本不接触 / 偶尔接触 / 普通依赖 / 较依赖 / 依赖)."
+    )
+    model: ModelRef
+
+
 _EXAMPLE_FEATURES = {
     "age": 34,
     "gender": "男",

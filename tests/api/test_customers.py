@@ -120,3 +120,16 @@ def test_an_unknown_customer_is_404(full_api):
         response = full_api.get(path)
         assert response.status_code == 404
         assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_channel_preference_report_shares_levels_over_stored_customers(full_api, two_customers):
+    for number, customer in enumerate(two_customers):
+        full_api.put(f"/v1/customers/R-{number}", json={"features": customer["features"]})
+    full_api.put("/v1/customers/R-bare", json={"features": {"age": 30}})
+    report = full_api.get("/v1/reports/channel-preference").json()
+    assert report["customers_scored"] >= 2
+    assert report["customers_not_scorable"] >= 1
+    assert set(report["shares"]) == {"store", "web", "app", "sms", "hotline", "kiosk"}
+    for levels in report["shares"].values():
+        assert sum(levels.values()) == pytest.approx(1.0)
+    assert report["model"]["name"] == "channel-preference"
