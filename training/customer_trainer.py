@@ -8,7 +8,6 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pandas as pd
-from mlflow.models import infer_signature
 from sklearn.model_selection import train_test_split
 
 from model_registry.store import MlflowStore
@@ -25,9 +24,9 @@ from training.customer_tasks import ANSWERS, CustomerTask
 from training.labels import DataError, binary_labels, clean_labels
 from training.model_card import customer_model_card
 from training.progress import report, step
+from training.registration import log_and_register
 from training.tabular_data import FeatureSpec, infer_features, read_customer_table
 from training.tabular_model import CustomerModel, build_tabular_pipeline
-from training.text_trainer import TRAINING_PACKAGE, pip_requirements
 
 EXPERIMENT = "customer-models"
 BUILT_IN_CUSTOMERS = 40_000
@@ -212,17 +211,8 @@ def _log_run(task, model, data, evaluation, params, store):
             "features.json",
         )
         example = _input_example(data)
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=model,
-            signature=infer_signature(example, model.predict(None, example)),
-            input_example=example,
-            code_paths=[str(TRAINING_PACKAGE)],
-            pip_requirements=pip_requirements(),
-            registered_model_name=task.model_name,
-            metadata={"model_card": card, "task": task.model_name},
-        )
-    return run.info.run_id, str(info.registered_model_version)
+        version = log_and_register(model, model_name=task.model_name, example=example, card=card)
+    return run.info.run_id, version
 
 
 def _input_example(data: CustomerData) -> pd.DataFrame:

@@ -8,10 +8,7 @@ from pathlib import Path
 
 import jieba
 import mlflow
-import numpy as np
 import pandas as pd
-import sklearn
-from mlflow.models import infer_signature
 from sklearn.model_selection import train_test_split
 
 from model_registry.store import MlflowStore
@@ -21,10 +18,10 @@ from training.keyword_baseline import KeywordClassifier
 from training.model_card import text_model_card
 from training.plots import confusion_matrix_figure
 from training.progress import report, step
+from training.registration import log_and_register
 from training.text_data import LabelledTexts, labelled_texts, read_table
 from training.text_model import TextClassifierModel, build_text_pipeline
 
-TRAINING_PACKAGE = Path(__file__).resolve().parent
 EXPERIMENT = "text-models"
 BUILT_IN_ROWS = 6000
 
@@ -152,24 +149,5 @@ def _log_run(task, model, keywords, svm_eval, keyword_eval, params, store, train
         card = text_model_card(task, params, svm_eval, keyword_eval)
         mlflow.log_text(card, "model_card.md")
         example = _frame(list(train_x[:2]))
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=model,
-            signature=infer_signature(example, model.predict(None, example)),
-            input_example=example,
-            code_paths=[str(TRAINING_PACKAGE)],
-            pip_requirements=pip_requirements(),
-            registered_model_name=task.model_name,
-            metadata={"model_card": card, "task": task.model_name},
-        )
-    return run.info.run_id, str(info.registered_model_version)
-
-
-def pip_requirements() -> list[str]:
-    return [
-        f"mlflow=={mlflow.__version__}",
-        f"scikit-learn=={sklearn.__version__}",
-        f"numpy=={np.__version__}",
-        f"pandas=={pd.__version__}",
-        "jieba==0.42.1",
-    ]
+        version = log_and_register(model, model_name=task.model_name, example=example, card=card)
+    return run.info.run_id, version
