@@ -11,7 +11,7 @@ export OMP_NUM_THREADS ?= 1
 .PHONY: run test install models bench lint clean
 
 run: models ## set up, train and promote all six models, then serve on 127.0.0.1:8000
-	$(BIN)/insight serve
+	INSIGHT_WORKERS=$${INSIGHT_WORKERS:-2} $(BIN)/insight serve
 
 test: install ## set up, then run the whole test suite
 	$(BIN)/pytest

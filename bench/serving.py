@@ -50,21 +50,25 @@ def main() -> None:
         f"{options.seconds:.0f} s per cell; {os.cpu_count()} cores"
     )
     results: dict[str, dict[str, LoadResult]] = {}
+    ours = (
+        [sys.executable, "-m", "app.cli", "serve"],
+        OURS_PORT,
+        "/v1/demands/classify",
+        _our_body,
+    )
     servers = {
-        "ours": (
-            [sys.executable, "-m", "app.cli", "serve"],
-            OURS_PORT,
-            "/v1/demands/classify",
-            _our_body,
-        ),
-        "mlflow": (_mlflow_command(version), MLFLOW_PORT, "/invocations", _mlflow_body),
+        "ours, 1 worker": (*ours, {"INSIGHT_WORKERS": "1"}),
+        "ours, 2 workers": (*ours, {"INSIGHT_WORKERS": "2"}),
+        "mlflow": (_mlflow_command(version), MLFLOW_PORT, "/invocations", _mlflow_body, {}),
     }
-    for name, (command, port, path, body) in servers.items():
+    for name, (command, port, path, body, extra_env) in servers.items():
         url = f"http://127.0.0.1:{port}{path}"
-        with _running(command, {**env, "INSIGHT_PORT": str(port)}):
+        with _running(command, {**env, **extra_env, "INSIGHT_PORT": str(port)}):
             wait_until_answering(url, body(texts[:1]))
             results[name] = _measure(url, texts, body, options.seconds)
-    _print_table(results)
+    for name in servers:
+        if name != "mlflow":
+            _print_table(name, results[name], results["mlflow"])
     _save(results, options.out, version)
 
 
@@ -143,14 +147,16 @@ def _measure(url: str, texts: list[str], body, seconds: float) -> dict[str, Load
     return cells
 
 
-def _print_table(results: dict[str, dict[str, LoadResult]]) -> None:
-    print()
+def _print_table(
+    name: str, ours_cells: dict[str, LoadResult], mlflow_cells: dict[str, LoadResult]
+) -> None:
+    print(f"\n{name} against mlflow models serve (1 worker)")
     print(
         f"{'texts/req':>9} {'conns':>5} | {'ours req/s':>10} {'p50 ms':>7} {'p99 ms':>7} | "
         f"{'mlflow req/s':>12} {'p50 ms':>7} {'p99 ms':>7} | {'ratio':>5}"
     )
-    for cell, ours in results["ours"].items():
-        theirs = results["mlflow"][cell]
+    for cell, ours in ours_cells.items():
+        theirs = mlflow_cells[cell]
         batch, connections = cell.split("x")
         ratio = (
             ours.requests_per_s / theirs.requests_per_s if theirs.requests_per_s else float("inf")
@@ -160,9 +166,9 @@ def _print_table(results: dict[str, dict[str, LoadResult]]) -> None:
             f"{ours.p99_ms:>7.2f} | {theirs.requests_per_s:>12.0f} {theirs.p50_ms:>7.2f} "
             f"{theirs.p99_ms:>7.2f} | {ratio:>5.2f}x"
         )
-        for name, result in (("ours", ours), ("mlflow", theirs)):
+        for server, result in (("ours", ours), ("mlflow", theirs)):
             if result.errors:
-                print(f"   ! {name}: {result.errors} failed requests in this cell")
+                print(f"   ! {server}: {result.errors} failed requests in this cell")
 
 
 def _save(results, out: Path, version: str) -> None:

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address the service listens on.")
     port: int = Field(8000, description="Port the service listens on.")
+    workers: int = Field(
+        1, ge=1, description="Service processes; each loads every model (see the README's figures)."
+    )
     access_log: bool = Field(
         False, description="Log one line per request (method, path, status; never the body)."
     )
