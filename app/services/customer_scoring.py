@@ -12,7 +12,6 @@ import pandas as pd
 from mlflow.types import DataType, Schema
 
 from app.core.errors import FieldError, InvalidInputError, NotReadyError, PayloadTooLargeError
-from app.services.demand_classification import model_ref
 from app.services.served_models import CUSTOMER_MODELS, ModelCatalog, ServedCustomerModel
 
 NUMBER_TYPES = {DataType.long, DataType.integer, DataType.double, DataType.float}
@@ -99,7 +98,3 @@ def score_customers(
     frame = pd.DataFrame.from_records(records)
     answers = {model.name: model.answer(frame) for model in models}
     return [{name: answers[name][i] for name in answers} for i in range(len(records))]
-
-
-def model_refs(models: list[ServedCustomerModel]) -> list[dict[str, str]]:
-    return [model_ref(model) for model in models]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from app.core.errors import FieldError, InvalidInputError, NotReadyError, PayloadTooLargeError
-from app.services.served_models import ModelCatalog, ServedModel, ServedTextModel
+from app.services.served_models import ModelCatalog, ServedTextModel
 from training.text_data import SPAM as SPAM_LABEL
 from training.text_model import AnalyzedText
 
@@ -74,11 +74,7 @@ def classify_demands(texts: list[str], catalog: ModelCatalog) -> dict:
                 "spam_probability": round(float(spam_probability), 4),
             }
         )
-    return {"results": results, "models": [model_ref(demand), model_ref(spam)]}
-
-
-def model_ref(model: ServedModel) -> dict[str, str]:
-    return {"name": model.name, "version": model.version, "alias": model.alias}
+    return {"results": results, "models": [demand.ref(), spam.ref()]}
 
 
 def _required(catalog: ModelCatalog, name: str) -> ServedTextModel:

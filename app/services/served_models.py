@@ -42,6 +42,10 @@ class ServedModel:
     def outputs(self) -> list[str]:
         raise NotImplementedError
 
+    def ref(self) -> dict[str, str]:
+        """Name, version and alias: what every answer says about the model that gave it."""
+        return {"name": self.name, "version": self.version, "alias": self.alias}
+
 
 @dataclass(frozen=True)
 class ServedTextModel(ServedModel):

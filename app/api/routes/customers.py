@@ -18,7 +18,7 @@ from app.api.schemas import (
     ScoreResponse,
 )
 from app.services import customer_profile as profile
-from app.services.customer_scoring import check_batch, customer_models, model_refs, score_customers
+from app.services.customer_scoring import check_batch, customer_models, score_customers
 from app.services.customer_store import get_customer_or_raise, upsert_customer
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
@@ -48,7 +48,7 @@ async def score(
         {"customer_id": customer.customer_id, "scores": answer}
         for customer, answer in zip(request.customers, answers)
     ]
-    body = {"results": results, "models": model_refs(models)}
+    body = {"results": results, "models": [model.ref() for model in models]}
     return Response(
         orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json"
     )
@@ -80,5 +80,5 @@ def get_profile(customer_id: str, session: SessionDep, catalog: CatalogDep) -> P
         value=profile.value_segment(customer.record),
         lifecycle_stage=profile.lifecycle_stage(customer.record, churn),
         satisfaction=profile.satisfaction(customer.record),
-        models=model_refs(models),
+        models=[model.ref() for model in models],
     )

@@ -7,7 +7,6 @@ from fastapi import APIRouter
 from app.api.deps import CatalogDep, SessionDep
 from app.api.schemas import ChannelPreferenceReport, ModelRef
 from app.services.customer_scoring import customer_models
-from app.services.demand_classification import model_ref
 from app.services.reports import channel_preference_report
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
@@ -18,4 +17,4 @@ def channel_preference(session: SessionDep, catalog: CatalogDep) -> ChannelPrefe
     """Share of stored customers at each of the five reliance levels, per channel."""
     (model,) = customer_models(catalog, ["channel-preference"])
     report = channel_preference_report(session, model)
-    return ChannelPreferenceReport(**report, model=ModelRef(**model_ref(model)))
+    return ChannelPreferenceReport(**report, model=ModelRef(**model.ref()))
