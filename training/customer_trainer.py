@@ -26,7 +26,7 @@ from training.model_card import customer_model_card
 from training.progress import report, step
 from training.registration import log_and_register
 from training.tabular_data import FeatureSpec, infer_features, read_customer_table
-from training.tabular_model import CustomerModel, build_tabular_pipeline
+from training.tabular_model import CustomerModel, build_tabular_pipeline, typical_values
 
 EXPERIMENT = "customer-models"
 BUILT_IN_CUSTOMERS = 40_000
@@ -118,6 +118,7 @@ def train_customer_model(
         task=task.model_name,
         features=data.features,
         pipelines=pipelines,
+        typical=typical_values(data.frame.iloc[train_rows], data.features),
         answer=ANSWERS[task.model_name],
     )
     with step("evaluating on held-out customers against the baseline"):

@@ -61,11 +61,13 @@ class CustomerModel(mlflow.pyfunc.PythonModel):
         features: FeatureSpec,
         pipelines: dict[str, Pipeline],
         answer: Callable[[dict[str, np.ndarray], list[str]], pd.DataFrame],
+        typical: dict[str, object] | None = None,
     ):
         self.task = task
         self.features = features
         self.pipelines = pipelines
         self.answer = answer
+        self.typical = typical or {}  # per feature, the training median or most common value
 
     def probabilities(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
         """Per target: P(positive) for a yes/no target, the class probabilities otherwise."""
@@ -83,3 +85,43 @@ class CustomerModel(mlflow.pyfunc.PythonModel):
         probabilities = self.probabilities(model_input)
         classes = self.classes(next(iter(self.pipelines)))
         return self.answer(probabilities, classes)
+
+    def risk_factors(self, frame: pd.DataFrame, *, top: int = 3) -> list[list[dict]]:
+        """Per row, the features that push a yes/no probability up the most.
+
+        A feature's push is how far the probability falls when that feature alone takes its
+        typical training value; only features that push up are listed, strongest first.
+        """
+        (target,) = self.pipelines
+        columns = [c for c in self.features.columns if c in self.typical]
+        prepared = self.features.prepare(frame).reset_index(drop=True)
+        if not columns or prepared.empty:
+            return [[] for _ in range(len(prepared))]
+        variants = prepared.loc[prepared.index.repeat(len(columns))].reset_index(drop=True)
+        for offset, column in enumerate(columns):
+            variants.loc[offset :: len(columns), column] = self.typical[column]
+        base = self.probabilities(prepared)[target]
+        changed = self.probabilities(variants)[target].reshape(len(prepared), len(columns))
+        pushes = base[:, None] - changed
+        return [_strongest(row, columns, top) for row in pushes]
+
+
+def _strongest(pushes: np.ndarray, columns: list[str], top: int) -> list[dict]:
+    order = np.argsort(pushes)[::-1][:top]
+    return [
+        {"feature": columns[i], "push": round(float(pushes[i]), 4)} for i in order if pushes[i] > 0
+    ]
+
+
+def typical_values(frame: pd.DataFrame, features: FeatureSpec) -> dict[str, object]:
+    """Median of each numeric feature and most common value of each category."""
+    typical: dict[str, object] = {}
+    for column in features.numeric:
+        median = frame[column].median()
+        if pd.notna(median):
+            typical[column] = float(median)
+    for column in features.categorical:
+        common = frame[column].mode()
+        if not common.empty:
+            typical[column] = common.iloc[0]
+    return typical

@@ -73,8 +73,12 @@ class ServedCustomerModel(ServedModel):
         return list(self.model.pipelines)
 
     def answer(self, frame: pd.DataFrame) -> list[dict]:
-        """The model's answer for each row, as plain dicts."""
-        return self.model.predict(None, frame).to_dict(orient="records")
+        """The model's answer for each row, as plain dicts; churn adds what pushed the risk up."""
+        answers = self.model.predict(None, frame).to_dict(orient="records")
+        if self.model.task == "churn" and getattr(self.model, "typical", None):
+            for answer, factors in zip(answers, self.model.risk_factors(frame)):
+                answer["risk_factors"] = factors
+        return answers
 
 
 def load_served_model(client: MlflowClient, name: str, alias: str) -> ServedModel:

@@ -37,6 +37,8 @@ def test_score_answers_every_model_for_each_customer(full_api, two_customers):
     assert set(scores) == {"churn", "channel-preference", "occupation", "content-preference"}
     assert 0 <= scores["churn"]["churn_probability"] <= 1
     assert scores["churn"]["churn_risk_level"] in {"低", "中", "高", "极高"}
+    factors = scores["churn"]["risk_factors"]
+    assert all(f["push"] > 0 and f["feature"] in two_customers[0]["features"] for f in factors)
     assert scores["channel-preference"]["app_level"] in {
         "基本不接触",
         "偶尔接触",

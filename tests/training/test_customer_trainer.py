@@ -74,6 +74,7 @@ def test_content_preference_finds_latent_preference(outcomes):
 
 def test_every_registered_customer_model_answers_several_rows(outcomes, customers):
     store, trained = outcomes
+    store.activate()
     rows = customers.head(3)
     rows = rows.astype({c: str for c in rows.columns if rows[c].dtype == "category"})
     expected = {
@@ -163,3 +164,21 @@ def test_risk_and_channel_levels_follow_the_documented_bounds():
         "依赖",
         "依赖",
     ]
+
+
+def test_churn_names_the_features_that_push_a_customers_risk_up(outcomes, customers):
+    store, trained = outcomes
+    store.activate()
+    model = mlflow.pyfunc.load_model(
+        f"models:/churn/{trained['churn'].version}"
+    ).unwrap_python_model()
+    risky = customers.head(2).copy()
+    risky["complaints_6m"] = 9
+    risky["tenure_months"] = 2
+    factors = model.risk_factors(risky)
+    assert len(factors) == 2
+    for row in factors:
+        assert row and len(row) <= 3
+        assert [f["push"] for f in row] == sorted((f["push"] for f in row), reverse=True)
+        assert all(f["push"] > 0 for f in row)
+        assert {"complaints_6m", "tenure_months"} & {f["feature"] for f in row}
