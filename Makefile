@@ -42,8 +42,9 @@ $(DATA)/models.ready: $(VENV)/.installed
 	$(BIN)/insight customers import $(DATA)/sample-customers/customers-00000.csv
 	touch $@
 
-bench: models ## our service vs `mlflow models serve` on the same registered version
+bench: models ## our service vs `mlflow models serve` on the same registered versions
 	$(BIN)/python -m bench.serving
+	$(BIN)/python -m bench.customers
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,3 +105,49 @@ def wait_until_answering(url: str, body: str, timeout_s: float = 120) -> None:
             pass
         time.sleep(0.5)
     raise SystemExit(f"{url} did not answer within {timeout_s:.0f} s")
+
+
+def server_env(tracking_uri: str, *, alias: str = "production") -> dict[str, str]:
+    """The environment both servers run in."""
+    return {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": tracking_uri,
+        "INSIGHT_MODEL_ALIAS": alias,
+        "OMP_NUM_THREADS": "1",
+        # `mlflow models serve` starts `uvicorn` from PATH.
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+
+
+def mlflow_serve_command(model_name: str, version: str, port: int) -> list[str]:
+    mlflow = str(Path(sys.executable).with_name("mlflow"))
+    return [
+        mlflow,
+        "models",
+        "serve",
+        "-m",
+        f"models:/{model_name}/{version}",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "--env-manager",
+        "local",
+    ]
+
+
+@contextmanager
+def running_server(command: list[str], env: dict[str, str]):
+    process = subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        yield process
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+        time.sleep(1)

@@ -12,17 +12,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import subprocess
 import sys
-import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
 
 from app.core.config import Settings
-from bench.load import LoadResult, require_wrk, run_wrk, wait_until_answering
+from bench.load import (
+    LoadResult,
+    mlflow_serve_command,
+    require_wrk,
+    run_wrk,
+    running_server,
+    server_env,
+    wait_until_answering,
+)
 from model_registry.registry import resolve_version
 
 CONNECTIONS = (1, 8, 64)
@@ -37,14 +41,7 @@ def main() -> None:
     store = settings.mlflow_store()
     version = resolve_version(store.activate(), "demand-classifier", alias=options.alias).version
     texts = _texts(options.texts)
-    env = {
-        **os.environ,
-        "MLFLOW_TRACKING_URI": store.tracking_uri,
-        "INSIGHT_MODEL_ALIAS": options.alias,
-        "OMP_NUM_THREADS": "1",
-        # `mlflow models serve` starts `uvicorn` from PATH.
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-    }
+    env = server_env(store.tracking_uri, alias=options.alias)
     print(
         f"demand-classifier version {version} (@{options.alias}); {len(texts)} distinct texts; "
         f"{options.seconds:.0f} s per cell; {os.cpu_count()} cores"
@@ -59,11 +56,17 @@ def main() -> None:
     servers = {
         "ours, 1 worker": (*ours, {"INSIGHT_WORKERS": "1"}),
         "ours, 2 workers": (*ours, {"INSIGHT_WORKERS": "2"}),
-        "mlflow": (_mlflow_command(version), MLFLOW_PORT, "/invocations", _mlflow_body, {}),
+        "mlflow": (
+            mlflow_serve_command("demand-classifier", version, MLFLOW_PORT),
+            MLFLOW_PORT,
+            "/invocations",
+            _mlflow_body,
+            {},
+        ),
     }
     for name, (command, port, path, body, extra_env) in servers.items():
         url = f"http://127.0.0.1:{port}{path}"
-        with _running(command, {**env, **extra_env, "INSIGHT_PORT": str(port)}):
+        with running_server(command, {**env, **extra_env, "INSIGHT_PORT": str(port)}):
             wait_until_answering(url, body(texts[:1]))
             results[name] = _measure(url, texts, body, options.seconds)
     for name in servers:
@@ -99,40 +102,6 @@ def _our_body(texts: list[str]) -> str:
 def _mlflow_body(texts: list[str]) -> str:
     payload = {"dataframe_split": {"columns": ["text"], "data": [[t] for t in texts]}}
     return json.dumps(payload, ensure_ascii=False)
-
-
-def _mlflow_command(version: str) -> list[str]:
-    mlflow = str(Path(sys.executable).with_name("mlflow"))
-    return [
-        mlflow,
-        "models",
-        "serve",
-        "-m",
-        f"models:/demand-classifier/{version}",
-        "-h",
-        "127.0.0.1",
-        "-p",
-        str(MLFLOW_PORT),
-        "--env-manager",
-        "local",
-    ]
-
-
-@contextmanager
-def _running(command: list[str], env: dict[str, str]):
-    process = subprocess.Popen(
-        command,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        yield process
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
-        time.sleep(1)
 
 
 def _measure(url: str, texts: list[str], body, seconds: float) -> dict[str, LoadResult]:

@@ -1,0 +1,107 @@
+"""Scoring one customer: our service with all four customer models in one answer, against
+`mlflow models serve` with the churn model alone, on the same registered churn version.
+
+    .venv/bin/python -m bench.customers        # part of `make bench`
+
+wrk sends the same 500 built-in-world customers, one per request, at 1, 8 and 64 connections.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+from app.core.config import Settings
+from bench.load import (
+    mlflow_serve_command,
+    require_wrk,
+    run_wrk,
+    running_server,
+    server_env,
+    wait_until_answering,
+)
+from model_registry.registry import resolve_version
+from training.customer_schema import LABEL_COLUMNS
+
+CONNECTIONS = (1, 8, 64)
+OURS_PORT, MLFLOW_PORT = 8103, 8104
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--workers", default="1")
+    parser.add_argument("--out", type=Path, default=Path("bench/results/customers.json"))
+    options = parser.parse_args()
+    require_wrk()
+    store = Settings().mlflow_store()
+    version = resolve_version(store.activate(), "churn").version
+    records = _records()
+    env = server_env(store.tracking_uri)
+    servers = {
+        f"ours, 4 models, {options.workers} worker(s)": (
+            [sys.executable, "-m", "app.cli", "serve"],
+            OURS_PORT,
+            "/v1/customers/score",
+            [json.dumps({"customers": [{"features": r}]}, ensure_ascii=False) for r in records],
+            {"INSIGHT_WORKERS": options.workers, "INSIGHT_PORT": str(OURS_PORT)},
+        ),
+        "mlflow models serve, churn only": (
+            mlflow_serve_command("churn", version, MLFLOW_PORT),
+            MLFLOW_PORT,
+            "/invocations",
+            [json.dumps({"dataframe_records": [r]}, ensure_ascii=False) for r in records],
+            {},
+        ),
+    }
+    print(
+        f"churn version {version}; {len(records)} distinct customers; {options.seconds:.0f} s per cell"
+    )
+    results = {}
+    for name, (command, port, path, bodies, extra) in servers.items():
+        url = f"http://127.0.0.1:{port}{path}"
+        with running_server(command, {**env, **extra}):
+            wait_until_answering(url, bodies[0])
+            run_wrk(url, bodies, connections=8, seconds=2)
+            results[name] = {
+                c: run_wrk(url, bodies, connections=c, seconds=options.seconds) for c in CONNECTIONS
+            }
+    _print(results)
+    options.out.parent.mkdir(parents=True, exist_ok=True)
+    options.out.write_text(
+        json.dumps(
+            {n: {c: vars(r) for c, r in cells.items()} for n, cells in results.items()}, indent=2
+        )
+    )
+
+
+def _records() -> list[dict]:
+    from training.customer_world import generate_customers
+
+    frame = generate_customers(500, seed=123).drop(columns=["customer_id", *LABEL_COLUMNS])
+    records = frame.astype(object).to_dict(orient="records")
+    return [{k: _plain(v) for k, v in r.items()} for r in records]
+
+
+def _plain(value):
+    value = value.item() if hasattr(value, "item") else value
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def _print(results) -> None:
+    names = list(results)
+    print(f"\n{'conns':>5} | " + " | ".join(f"{n:^34}" for n in names) + " | ratio")
+    for c in CONNECTIONS:
+        cells = [results[n][c] for n in names]
+        row = " | ".join(
+            f"{r.requests_per_s:>8.0f} req/s p50 {r.p50_ms:>6.1f} p99 {r.p99_ms:>6.1f}"
+            for r in cells
+        )
+        print(f"{c:>5} | {row} | {cells[0].requests_per_s / cells[1].requests_per_s:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
