@@ -39,6 +39,36 @@ class FeatureSpec:
         )
         return pd.concat([numbers, categories.map(_category_text)], axis=1)
 
+    def encode_records(self, records: list[dict]) -> np.ndarray:
+        """Records straight to the matrix the trees read, without pandas on the way.
+
+        Numbers as floats (NaN for blanks and anything that is not a number), categories as
+        their position among the training categories (NaN when blank or unseen): exactly what
+        ``prepare`` and the fitted ordinal encoder give, at a fraction of the cost per row.
+        """
+        codes = {c: {value: i for i, value in enumerate(v)} for c, v in self.categorical.items()}
+        matrix = np.full((len(records), len(self.columns)), np.nan)
+        for row, record in enumerate(records):
+            for column, name in enumerate(self.numeric):
+                matrix[row, column] = _number(record.get(name))
+            for column, name in enumerate(self.categorical, start=len(self.numeric)):
+                text = _category_text(record.get(name))
+                matrix[row, column] = (
+                    codes[name].get(text, np.nan) if text is not np.nan else np.nan
+                )
+        return matrix
+
+
+def _number(value: object) -> float:
+    if isinstance(value, bool) or value is None:
+        return np.nan
+    if isinstance(value, int | float | np.number):
+        return float(value)
+    try:
+        return float(str(value).strip())
+    except ValueError:
+        return np.nan
+
 
 def _category_text(value: object) -> object:
     if value is None or (isinstance(value, float) and np.isnan(value)):

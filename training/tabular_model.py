@@ -75,11 +75,25 @@ class CustomerModel(mlflow.pyfunc.PythonModel):
         # Every target's column step was fitted on the same rows and spec, so they agree:
         # encode once, then ask each target's trees (a ColumnTransformer call costs ~5 ms).
         encoded = next(iter(self.pipelines.values())).named_steps["columns"].transform(prepared)
+        return self._tree_probabilities(np.asarray(encoded, dtype=float))
+
+    def _tree_probabilities(self, encoded: np.ndarray) -> dict[str, np.ndarray]:
         result = {}
         for target, pipeline in self.pipelines.items():
             proba = pipeline.named_steps["trees"].predict_proba(encoded)
             result[target] = proba[:, 1] if proba.shape[1] == 2 else proba
         return result
+
+    def answer_records(self, records: list[dict]) -> list[dict]:
+        """The task's answer for each record, as dicts; churn adds what pushed the risk up."""
+        encoded = self.features.encode_records(records)
+        probabilities = self._tree_probabilities(encoded)
+        classes = self.classes(next(iter(self.pipelines)))
+        answers = self.answer(probabilities, classes).to_dict(orient="records")
+        if self.task == "churn" and getattr(self, "typical", None):
+            for answer, factors in zip(answers, self._risk_factors(encoded, probabilities)):
+                answer["risk_factors"] = factors
+        return answers
 
     def classes(self, target: str) -> list[str]:
         return [str(label) for label in self.pipelines[target].classes_]
@@ -89,24 +103,28 @@ class CustomerModel(mlflow.pyfunc.PythonModel):
         classes = self.classes(next(iter(self.pipelines)))
         return self.answer(probabilities, classes)
 
-    def risk_factors(self, frame: pd.DataFrame, *, top: int = 3) -> list[list[dict]]:
-        """Per row, the features that push a yes/no probability up the most.
+    def risk_factors(self, records: list[dict], *, top: int = 3) -> list[list[dict]]:
+        """Per record, the features that push a yes/no probability up the most.
 
         A feature's push is how far the probability falls when that feature alone takes its
         typical training value; only features that push up are listed, strongest first.
         """
+        encoded = self.features.encode_records(records)
+        return self._risk_factors(encoded, self._tree_probabilities(encoded), top=top)
+
+    def _risk_factors(self, encoded, probabilities, *, top: int = 3) -> list[list[dict]]:
         (target,) = self.pipelines
-        columns = [c for c in self.features.columns if c in self.typical]
-        prepared = self.features.prepare(frame).reset_index(drop=True)
-        if not columns or prepared.empty:
-            return [[] for _ in range(len(prepared))]
-        variants = prepared.loc[prepared.index.repeat(len(columns))].reset_index(drop=True)
+        typical = self.features.encode_records([self.typical])[0]
+        columns = [i for i, name in enumerate(self.features.columns) if name in self.typical]
+        if not columns:
+            return [[] for _ in range(len(encoded))]
+        variants = np.repeat(encoded, len(columns), axis=0)
         for offset, column in enumerate(columns):
-            variants.loc[offset :: len(columns), column] = self.typical[column]
-        base = self.probabilities(prepared)[target]
-        changed = self.probabilities(variants)[target].reshape(len(prepared), len(columns))
-        pushes = base[:, None] - changed
-        return [_strongest(row, columns, top) for row in pushes]
+            variants[offset :: len(columns), column] = typical[column]
+        changed = self._tree_probabilities(variants)[target].reshape(len(encoded), len(columns))
+        pushes = probabilities[target][:, None] - changed
+        names = [self.features.columns[i] for i in columns]
+        return [_strongest(row, names, top) for row in pushes]
 
 
 def _strongest(pushes: np.ndarray, columns: list[str], top: int) -> list[dict]:

@@ -8,7 +8,6 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-import pandas as pd
 from mlflow.types import DataType, Schema
 
 from app.core.errors import FieldError, InvalidInputError, NotReadyError, PayloadTooLargeError
@@ -95,6 +94,5 @@ def score_customers(
     if problems:
         unique = list(dict.fromkeys(problems))
         raise InvalidInputError(f"{len(unique)} missing or malformed feature(s)", errors=unique)
-    frame = pd.DataFrame.from_records(records)
-    answers = {model.name: model.answer(frame) for model in models}
+    answers = {model.name: model.answer(records) for model in models}
     return [{name: answers[name][i] for name in answers} for i in range(len(records))]

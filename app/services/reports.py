@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 
-import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -29,7 +28,7 @@ def channel_preference_report(session: Session, model: ServedCustomerModel) -> d
         unscorable += len(records) - len(usable)
         if not usable:
             continue
-        for answer in model.answer(pd.DataFrame.from_records(usable)):
+        for answer in model.answer(usable):
             for key, level in answer.items():
                 if key.endswith("_level"):
                     counts.setdefault(key.removesuffix("_level"), Counter())[level] += 1

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 
 import mlflow.pyfunc
 import numpy as np
-import pandas as pd
 from mlflow.tracking import MlflowClient
 from mlflow.types import Schema
 
@@ -72,13 +71,9 @@ class ServedCustomerModel(ServedModel):
     def outputs(self) -> list[str]:
         return list(self.model.pipelines)
 
-    def answer(self, frame: pd.DataFrame) -> list[dict]:
-        """The model's answer for each row, as plain dicts; churn adds what pushed the risk up."""
-        answers = self.model.predict(None, frame).to_dict(orient="records")
-        if self.model.task == "churn" and getattr(self.model, "typical", None):
-            for answer, factors in zip(answers, self.model.risk_factors(frame)):
-                answer["risk_factors"] = factors
-        return answers
+    def answer(self, records: list[dict]) -> list[dict]:
+        """The model's answer for each feature record, as plain dicts."""
+        return self.model.answer_records(records)
 
 
 def load_served_model(client: MlflowClient, name: str, alias: str) -> ServedModel:
@@ -100,7 +95,7 @@ def load_served_model(client: MlflowClient, name: str, alias: str) -> ServedMode
         served = ServedCustomerModel(
             **origin, model=python_model, input_schema=pyfunc.metadata.get_input_schema()
         )
-        served.answer(pyfunc.input_example)
+        served.answer(pyfunc.input_example.to_dict(orient="records"))
         return served
     raise TypeError(f"{name} version {version.version} is not a model this service can serve")
 

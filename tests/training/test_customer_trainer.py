@@ -175,10 +175,30 @@ def test_churn_names_the_features_that_push_a_customers_risk_up(outcomes, custom
     risky = customers.head(2).copy()
     risky["complaints_6m"] = 9
     risky["tenure_months"] = 2
-    factors = model.risk_factors(risky)
+    factors = model.risk_factors(risky.astype(object).to_dict(orient="records"))
     assert len(factors) == 2
     for row in factors:
         assert row and len(row) <= 3
         assert [f["push"] for f in row] == sorted((f["push"] for f in row), reverse=True)
         assert all(f["push"] > 0 for f in row)
         assert {"complaints_6m", "tenure_months"} & {f["feature"] for f in row}
+
+
+def test_records_encode_to_exactly_what_the_fitted_column_step_gives(outcomes, customers):
+    store, trained = outcomes
+    store.activate()
+    model = mlflow.pyfunc.load_model(
+        f"models:/occupation/{trained['occupation'].version}"
+    ).unwrap_python_model()
+    rows = customers.head(50).astype(object)
+    rows.loc[0, "gender"] = "未知"  # a category never seen in training
+    rows.loc[1, "region"] = None
+    rows.loc[2, "age"] = "41"  # a number written as text
+    records = rows.to_dict(orient="records")
+    columns = next(iter(model.pipelines.values())).named_steps["columns"]
+    expected = columns.transform(model.features.prepare(rows))
+    np.testing.assert_array_equal(model.features.encode_records(records), expected)
+    np.testing.assert_allclose(
+        model.answer_records(records)[3]["occupation_probability"],
+        model.predict(None, rows.iloc[[3]])["occupation_probability"][0],
+    )
