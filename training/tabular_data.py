@@ -37,7 +37,8 @@ class FeatureSpec:
             .astype(object)
             .where(frame[list(self.categorical)].notna(), np.nan)
         )
-        return pd.concat([numbers, categories.map(_category_text)], axis=1)
+        # astype(object): a wholly blank column would otherwise stay float, which the encoder refuses.
+        return pd.concat([numbers, categories.map(category_text).astype(object)], axis=1)
 
     def encode_records(self, records: list[dict]) -> np.ndarray:
         """Records straight to the matrix the trees read, without pandas on the way.
@@ -50,16 +51,16 @@ class FeatureSpec:
         matrix = np.full((len(records), len(self.columns)), np.nan)
         for row, record in enumerate(records):
             for column, name in enumerate(self.numeric):
-                matrix[row, column] = _number(record.get(name))
+                matrix[row, column] = number_value(record.get(name))
             for column, name in enumerate(self.categorical, start=len(self.numeric)):
-                text = _category_text(record.get(name))
+                text = category_text(record.get(name))
                 matrix[row, column] = (
                     codes[name].get(text, np.nan) if text is not np.nan else np.nan
                 )
         return matrix
 
 
-def _number(value: object) -> float:
+def number_value(value: object) -> float:
     if isinstance(value, bool) or value is None:
         return np.nan
     if isinstance(value, int | float | np.number):
@@ -70,7 +71,7 @@ def _number(value: object) -> float:
         return np.nan
 
 
-def _category_text(value: object) -> object:
+def category_text(value: object) -> object:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return np.nan
     text = str(value).strip()

@@ -8,7 +8,8 @@ spec and one fitted pipeline per target, and turns probabilities into the task's
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Mapping, Sequence
 
 import mlflow.pyfunc
 import numpy as np
@@ -18,7 +19,11 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OrdinalEncoder
 
+from training.forest_scorer import ForestScorer, UnsupportedPipelineError, strongest_pushes
 from training.tabular_data import FeatureSpec
+
+logger = logging.getLogger(__name__)
+Records = Sequence[Mapping[str, object]] | pd.DataFrame
 
 
 def build_tabular_pipeline(features: FeatureSpec, *, seed: int = 0) -> Pipeline:
@@ -51,6 +56,63 @@ def build_tabular_pipeline(features: FeatureSpec, *, seed: int = 0) -> Pipeline:
     return Pipeline([("columns", columns), ("trees", trees)])
 
 
+class PipelineScorer:
+    """Scores with the fitted sklearn pipelines themselves: the reference every faster scorer
+    is checked against, and the fallback for pipelines ``ForestScorer`` cannot reproduce."""
+
+    def __init__(self, features: FeatureSpec, pipelines: Mapping[str, Pipeline]):
+        self.features = features
+        self.pipelines = dict(pipelines)
+
+    def encode(self, records: Records) -> np.ndarray:
+        if isinstance(records, pd.DataFrame):
+            # Every target's column step was fitted on the same rows and spec: use the first.
+            columns = next(iter(self.pipelines.values())).named_steps["columns"]
+            return np.asarray(columns.transform(self.features.prepare(records)), dtype=float)
+        return self.features.encode_records(records)
+
+    def probabilities(self, records: Records) -> dict[str, np.ndarray]:
+        """Per target: P(positive) for a yes/no target, the class probabilities otherwise."""
+        return self._trees(self.encode(records))
+
+    def risk_factors(
+        self, records: Records, *, typical: Mapping[str, object], target: str, top: int = 3
+    ) -> list[list[dict]]:
+        """Per record, the features that push a yes/no probability up the most.
+
+        A feature's push is how far the probability falls when that feature alone takes its
+        ``typical`` value; only features that push up are listed, strongest first.
+        """
+        encoded = self.encode(records)
+        columns = [i for i, name in enumerate(self.features.columns) if name in typical]
+        if not columns:
+            return [[] for _ in range(len(encoded))]
+        usual = self.features.encode_records([dict(typical)])[0]
+        variants = np.repeat(encoded, len(columns), axis=0)
+        for offset, column in enumerate(columns):
+            variants[offset :: len(columns), column] = usual[column]
+        base = self._trees(encoded, [target])[target]
+        changed = self._trees(variants, [target])[target].reshape(len(encoded), len(columns))
+        names = [self.features.columns[i] for i in columns]
+        return [strongest_pushes(row, names, top) for row in base[:, None] - changed]
+
+    def _trees(self, encoded: np.ndarray, targets=None) -> dict[str, np.ndarray]:
+        result = {}
+        for target in targets or self.pipelines:
+            proba = self.pipelines[target].named_steps["trees"].predict_proba(encoded)
+            result[target] = proba[:, 1] if proba.shape[1] == 2 else proba
+        return result
+
+
+def fastest_scorer(features: FeatureSpec, pipelines: Mapping[str, Pipeline]):
+    """The flattened forest when it reproduces the pipelines exactly, else the pipelines."""
+    try:
+        return ForestScorer(features, pipelines)
+    except UnsupportedPipelineError as error:
+        logger.warning("scoring with the sklearn pipelines: %s", error)
+        return PipelineScorer(features, pipelines)
+
+
 class CustomerModel(mlflow.pyfunc.PythonModel):
     """A customer task's fitted pipelines, one per target, and how to phrase their answer."""
 
@@ -69,29 +131,27 @@ class CustomerModel(mlflow.pyfunc.PythonModel):
         self.answer = answer
         self.typical = typical or {}  # per feature, the training median or most common value
 
-    def probabilities(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
-        """Per target: P(positive) for a yes/no target, the class probabilities otherwise."""
-        prepared = self.features.prepare(frame)
-        # Every target's column step was fitted on the same rows and spec, so they agree:
-        # encode once, then ask each target's trees (a ColumnTransformer call costs ~5 ms).
-        encoded = next(iter(self.pipelines.values())).named_steps["columns"].transform(prepared)
-        return self._tree_probabilities(np.asarray(encoded, dtype=float))
+    @property
+    def scorer(self) -> ForestScorer | PipelineScorer:
+        """Built on first use (a fraction of a second) and never pickled with the model."""
+        scorer = self.__dict__.get("_scorer")
+        if scorer is None:
+            scorer = self._scorer = fastest_scorer(self.features, self.pipelines)
+        return scorer
 
-    def _tree_probabilities(self, encoded: np.ndarray) -> dict[str, np.ndarray]:
-        result = {}
-        for target, pipeline in self.pipelines.items():
-            proba = pipeline.named_steps["trees"].predict_proba(encoded)
-            result[target] = proba[:, 1] if proba.shape[1] == 2 else proba
-        return result
+    def __getstate__(self) -> dict:
+        return {key: value for key, value in self.__dict__.items() if key != "_scorer"}
+
+    def probabilities(self, records: Records) -> dict[str, np.ndarray]:
+        """Per target: P(positive) for a yes/no target, the class probabilities otherwise."""
+        return self.scorer.probabilities(records)
 
     def answer_records(self, records: list[dict]) -> list[dict]:
         """The task's answer for each record, as dicts; churn adds what pushed the risk up."""
-        encoded = self.features.encode_records(records)
-        probabilities = self._tree_probabilities(encoded)
         classes = self.classes(next(iter(self.pipelines)))
-        answers = self.answer(probabilities, classes).to_dict(orient="records")
-        if self.task == "churn" and getattr(self, "typical", None):
-            for answer, factors in zip(answers, self._risk_factors(encoded, probabilities)):
+        answers = self.answer(self.probabilities(records), classes).to_dict(orient="records")
+        if self.task == "churn" and self.typical:
+            for answer, factors in zip(answers, self.risk_factors(records)):
                 answer["risk_factors"] = factors
         return answers
 
@@ -99,39 +159,13 @@ class CustomerModel(mlflow.pyfunc.PythonModel):
         return [str(label) for label in self.pipelines[target].classes_]
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        probabilities = self.probabilities(model_input)
         classes = self.classes(next(iter(self.pipelines)))
-        return self.answer(probabilities, classes)
+        return self.answer(self.probabilities(model_input), classes)
 
-    def risk_factors(self, records: list[dict], *, top: int = 3) -> list[list[dict]]:
-        """Per record, the features that push a yes/no probability up the most.
-
-        A feature's push is how far the probability falls when that feature alone takes its
-        typical training value; only features that push up are listed, strongest first.
-        """
-        encoded = self.features.encode_records(records)
-        return self._risk_factors(encoded, self._tree_probabilities(encoded), top=top)
-
-    def _risk_factors(self, encoded, probabilities, *, top: int = 3) -> list[list[dict]]:
+    def risk_factors(self, records: Records, *, top: int = 3) -> list[list[dict]]:
+        """Per record, the features that push the yes/no probability up the most."""
         (target,) = self.pipelines
-        typical = self.features.encode_records([self.typical])[0]
-        columns = [i for i, name in enumerate(self.features.columns) if name in self.typical]
-        if not columns:
-            return [[] for _ in range(len(encoded))]
-        variants = np.repeat(encoded, len(columns), axis=0)
-        for offset, column in enumerate(columns):
-            variants[offset :: len(columns), column] = typical[column]
-        changed = self._tree_probabilities(variants)[target].reshape(len(encoded), len(columns))
-        pushes = probabilities[target][:, None] - changed
-        names = [self.features.columns[i] for i in columns]
-        return [_strongest(row, names, top) for row in pushes]
-
-
-def _strongest(pushes: np.ndarray, columns: list[str], top: int) -> list[dict]:
-    order = np.argsort(pushes)[::-1][:top]
-    return [
-        {"feature": columns[i], "push": round(float(pushes[i]), 4)} for i in order if pushes[i] > 0
-    ]
+        return self.scorer.risk_factors(records, typical=self.typical, target=target, top=top)
 
 
 def typical_values(frame: pd.DataFrame, features: FeatureSpec) -> dict[str, object]:

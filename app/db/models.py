@@ -1,11 +1,11 @@
-"""The tables of the customer store: customers and their latest model outputs."""
+"""The app database's tables: the customer store, the model audit trail, captured requests."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base, JSONDocument, UtcDateTime, utc_now
@@ -49,3 +49,51 @@ class CustomerScore(Base):
             f"CustomerScore(customer_id={self.customer_id!r}, model_name={self.model_name!r}, "
             f"model_version={self.model_version!r})"
         )
+
+
+class ModelEvent(Base):
+    """One move of a registry alias (stage, promote, rollback), with who, why and the gates.
+
+    The audit trail of ``insight models describe``: which version served under an alias when,
+    and why it got there. ``forced`` marks a promotion that overrode a failed gate.
+    """
+
+    __tablename__ = "model_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_name: Mapped[str] = mapped_column(String(100), index=True)
+    action: Mapped[str] = mapped_column(String(32))  # stage | promote | rollback
+    alias: Mapped[str] = mapped_column(String(64))
+    from_version: Mapped[str | None] = mapped_column(String(32))
+    to_version: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str | None] = mapped_column(Text)
+    forced: Mapped[bool] = mapped_column(Boolean, default=False)
+    gates: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument, default=list)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now, index=True)
+
+    def __repr__(self) -> str:
+        return (
+            f"ModelEvent({self.action} {self.model_name}@{self.alias}: "
+            f"{self.from_version} -> {self.to_version})"
+        )
+
+
+class CapturedRequest(Base):
+    """One scoring or classification request and its answer, personal data masked, kept for
+    QA to replay against staged versions (``insight replay``)."""
+
+    __tablename__ = "captured_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(String(128), index=True)
+    endpoint: Mapped[str] = mapped_column(String(200), index=True)
+    body: Mapped[Any] = mapped_column(JSONDocument)
+    answer: Mapped[Any] = mapped_column(JSONDocument, nullable=True)
+    model_versions: Mapped[list[dict[str, str]]] = mapped_column(JSONDocument, default=list)
+    latency_ms: Mapped[float] = mapped_column(Float)
+    status: Mapped[int] = mapped_column(Integer)
+    captured_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now, index=True)
+
+    def __repr__(self) -> str:
+        return f"CapturedRequest(id={self.id!r}, endpoint={self.endpoint!r}, status={self.status})"

@@ -63,3 +63,10 @@ def test_openapi_has_chinese_examples_in_plain_utf8(api):
     response = api.get("/openapi.json")
     assert "一条客户诉求" in response.text
     assert api.get("/docs").status_code == 200
+
+
+def test_metrics_are_served_in_the_prometheus_format(api):
+    response = api.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    assert "insight_capture_dropped_total" in response.text

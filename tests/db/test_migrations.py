@@ -21,7 +21,7 @@ from app.db.migrations import (
 )
 from app.db.session import redacted
 
-STORE_TABLES = {"customers", "customer_scores"}
+STORE_TABLES = {"customers", "customer_scores", "model_events", "captured_requests"}
 
 
 def _tables(url: str) -> set[str]:

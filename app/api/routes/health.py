@@ -1,11 +1,13 @@
-"""Liveness and readiness."""
+"""Liveness, readiness and metrics."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from app.api.deps import CatalogDep
+from app.core.metrics import exposition
 
 router = APIRouter(tags=["health"])
 
@@ -27,3 +29,10 @@ def readyz(catalog: CatalogDep) -> JSONResponse:
         "loading": not catalog.loaded.is_set(),
     }
     return JSONResponse(body, status_code=200 if catalog.ready else 503)
+
+
+@router.get("/metrics", response_class=Response)
+def metrics() -> Response:
+    """This process's counters in the Prometheus text format: model swaps and load failures,
+    captured, pending and dropped requests."""
+    return Response(exposition(), media_type=CONTENT_TYPE_LATEST)
