@@ -38,7 +38,7 @@ $(DATA)/models.ready: $(VENV)/.installed
 	for model in demand-classifier spam-filter churn channel-preference occupation content-preference; do \
 	  $(BIN)/insight models promote $$model --version latest || exit 1; \
 	done
-	$(BIN)/insight data customers --out $(DATA)/sample-customers --n 1000 --seed 1 --format csv
+	$(BIN)/insight data customers --out $(DATA)/sample-customers --n 1000 --seed 1 --format csv --no-labels
 	$(BIN)/insight customers import $(DATA)/sample-customers/customers-00000.csv
 	touch $@
 

@@ -70,12 +70,20 @@ def data_demands(out: Path, rows: int, seed: int) -> None:
     default="parquet",
     show_default=True,
 )
-def data_customers(out: Path, rows: int, seed: int, file_format: str) -> None:
+@click.option(
+    "--labels/--no-labels",
+    default=True,
+    show_default=True,
+    help="Keep the ground-truth columns (for training); leave them out for the customer store.",
+)
+def data_customers(out: Path, rows: int, seed: int, file_format: str, labels: bool) -> None:
     """Write the built-in customer world as chunk files (see docs/customer-world.md)."""
     from training.customer_world import write_customers
 
     with click.progressbar(length=rows, label="customers", file=sys.stderr) as bar:
-        paths = write_customers(out, rows, seed=seed, file_format=file_format, progress=bar.update)
+        paths = write_customers(
+            out, rows, seed=seed, file_format=file_format, labels=labels, progress=bar.update
+        )
     click.echo(f"wrote {rows} customers in {len(paths)} file(s) to {out}")
 
 

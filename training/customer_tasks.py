@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from training.customer_schema import CHANNEL_SLUGS, CONTENT_SLUGS
 
@@ -66,37 +65,37 @@ def channel_level(probability: float) -> str:
     return CHANNEL_LEVELS[min(int(probability * len(CHANNEL_LEVELS)), len(CHANNEL_LEVELS) - 1)]
 
 
-def churn_answer(probabilities: dict[str, np.ndarray], classes: list[str]) -> pd.DataFrame:
+Columns = dict[str, list]  # an answer, column by column, in plain Python values
+
+
+def churn_answer(probabilities: dict[str, np.ndarray], classes: list[str]) -> Columns:
     (churn,) = probabilities.values()
-    return pd.DataFrame(
-        {"churn_probability": churn, "churn_risk_level": [churn_risk_level(p) for p in churn]}
-    )
+    churn = churn.tolist()
+    return {"churn_probability": churn, "churn_risk_level": [churn_risk_level(p) for p in churn]}
 
 
-def channel_answer(probabilities: dict[str, np.ndarray], classes: list[str]) -> pd.DataFrame:
+def channel_answer(probabilities: dict[str, np.ndarray], classes: list[str]) -> Columns:
     columns = {}
     for target, probability in probabilities.items():
         slug = CHANNEL_PREFERENCE.slug(target)
-        columns[f"{slug}_probability"] = probability
-        columns[f"{slug}_level"] = [channel_level(p) for p in probability]
-    return pd.DataFrame(columns)
+        columns[f"{slug}_probability"] = probability.tolist()
+        columns[f"{slug}_level"] = [channel_level(p) for p in columns[f"{slug}_probability"]]
+    return columns
 
 
-def occupation_answer(probabilities: dict[str, np.ndarray], classes: list[str]) -> pd.DataFrame:
+def occupation_answer(probabilities: dict[str, np.ndarray], classes: list[str]) -> Columns:
     (proba,) = probabilities.values()
     best = proba.argmax(axis=1)
     columns = {
-        "occupation": np.asarray(classes, dtype=object)[best],
-        "occupation_probability": proba[np.arange(len(proba)), best],
+        "occupation": [classes[i] for i in best],
+        "occupation_probability": proba[np.arange(len(proba)), best].tolist(),
     }
-    columns.update({f"p_{label}": proba[:, i] for i, label in enumerate(classes)})
-    return pd.DataFrame(columns)
+    columns.update({f"p_{label}": proba[:, i].tolist() for i, label in enumerate(classes)})
+    return columns
 
 
-def content_answer(probabilities: dict[str, np.ndarray], classes: list[str]) -> pd.DataFrame:
-    return pd.DataFrame(
-        {f"{CONTENT_PREFERENCE.slug(t)}_score": p for t, p in probabilities.items()}
-    )
+def content_answer(probabilities: dict[str, np.ndarray], classes: list[str]) -> Columns:
+    return {f"{CONTENT_PREFERENCE.slug(t)}_score": p.tolist() for t, p in probabilities.items()}
 
 
 ANSWERS = {

@@ -33,6 +33,7 @@ from training.customer_schema import (
     COLUMNS,
     CONTENT_CATEGORIES,
     CONTENT_SLUGS,
+    LABEL_COLUMNS,
     MISSING_RATES,
     OCCUPATIONS,
     SP_SERVICE_TYPES,
@@ -170,6 +171,7 @@ def write_customers(
     seed: int = 0,
     chunk_rows: int = 200_000,
     file_format: str = "parquet",
+    labels: bool = True,
     progress: Callable[[int], None] | None = None,
 ) -> list[Path]:
     """Write the first ``n`` customers as ``customers-00000.<format>``, ... in ``out_dir``.
@@ -177,7 +179,8 @@ def write_customers(
     One chunk of ``chunk_rows`` customers is in memory at a time. The rows do not depend on
     ``chunk_rows``: the files concatenated equal ``generate_customers(n, seed=seed)``. Chunk files
     left in ``out_dir`` by an earlier run are removed first. ``progress`` is called after each
-    file with the number of customers just written.
+    file with the number of customers just written. ``labels=False`` leaves out the
+    ground-truth columns: what a CRM would hold, for loading into the customer store.
     """
     if file_format not in FILE_FORMATS:
         raise ValueError(f"file_format must be one of {FILE_FORMATS}, got {file_format!r}")
@@ -190,7 +193,8 @@ def write_customers(
     for index, start in enumerate(range(0, n, chunk_rows)):
         stop = min(n, start + chunk_rows)
         path = out_dir / f"customers-{index:05d}.{file_format}"
-        _write_chunk(customer_rows(start, stop, seed=seed), path)
+        rows = customer_rows(start, stop, seed=seed)
+        _write_chunk(rows if labels else rows.drop(columns=list(LABEL_COLUMNS)), path)
         paths.append(path)
         if progress is not None:
             progress(stop - start)

@@ -122,7 +122,7 @@ class CustomerModel(mlflow.pyfunc.PythonModel):
         task: str,
         features: FeatureSpec,
         pipelines: dict[str, Pipeline],
-        answer: Callable[[dict[str, np.ndarray], list[str]], pd.DataFrame],
+        answer: Callable[[dict[str, np.ndarray], list[str]], dict[str, list]],
         typical: dict[str, object] | None = None,
     ):
         self.task = task
@@ -149,7 +149,8 @@ class CustomerModel(mlflow.pyfunc.PythonModel):
     def answer_records(self, records: list[dict]) -> list[dict]:
         """The task's answer for each record, as dicts; churn adds what pushed the risk up."""
         classes = self.classes(next(iter(self.pipelines)))
-        answers = self.answer(self.probabilities(records), classes).to_dict(orient="records")
+        columns = self.answer(self.probabilities(records), classes)
+        answers = [dict(zip(columns, row)) for row in zip(*columns.values())]
         if self.task == "churn" and self.typical:
             for answer, factors in zip(answers, self.risk_factors(records)):
                 answer["risk_factors"] = factors
@@ -160,7 +161,7 @@ class CustomerModel(mlflow.pyfunc.PythonModel):
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         classes = self.classes(next(iter(self.pipelines)))
-        return self.answer(self.probabilities(model_input), classes)
+        return pd.DataFrame(self.answer(self.probabilities(model_input), classes))
 
     def risk_factors(self, records: Records, *, top: int = 3) -> list[list[dict]]:
         """Per record, the features that push the yes/no probability up the most."""

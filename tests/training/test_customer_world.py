@@ -16,6 +16,7 @@ from training.customer_schema import (
     CHANNEL_CONTACT_COLUMNS,
     COLUMNS,
     FEATURE_COLUMNS,
+    LABEL_COLUMNS,
     MISSING_RATES,
 )
 from training.customer_world import (
@@ -194,6 +195,14 @@ def test_write_customers_as_csv(tmp_path: Path):
     assert chunks["customer_id"].tolist() == expected["customer_id"].tolist()
     assert np.allclose(chunks["spend_m1"], expected["spend_m1"])
     assert chunks["survey_score"].isna().sum() == expected["survey_score"].isna().sum()
+
+
+def test_write_customers_without_labels_keeps_only_what_a_crm_holds(tmp_path: Path):
+    (path,) = write_customers(tmp_path, 300, seed=2, file_format="csv", labels=False)
+    written = pd.read_csv(path)
+    expected = generate_customers(300, seed=2).drop(columns=list(LABEL_COLUMNS))
+    assert list(written.columns) == list(expected.columns)
+    assert not set(LABEL_COLUMNS) & set(written.columns)
 
 
 def test_write_customers_refuses_what_it_cannot_write(tmp_path: Path):
