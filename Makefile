@@ -45,6 +45,7 @@ $(DATA)/models.ready: $(VENV)/.installed
 bench: models ## our service vs `mlflow models serve` on the same registered versions
 	$(BIN)/python -m bench.serving
 	$(BIN)/python -m bench.customers
+	$(BIN)/python -m bench.capture
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -15,12 +15,13 @@ class _InsightGroup(click.Group):
 
     def invoke(self, context: click.Context):
         from app.db.migrations import DatabaseRevisionError
+        from app.services.model_lifecycle import LifecycleError
         from model_registry.registry import ModelNotFoundError
         from training.labels import DataError
 
         try:
             return super().invoke(context)
-        except (DataError, ModelNotFoundError, DatabaseRevisionError) as error:
+        except (DataError, ModelNotFoundError, DatabaseRevisionError, LifecycleError) as error:
             raise click.ClickException(str(error)) from None
 
 
@@ -159,40 +160,6 @@ for _name in ("churn", "channel-preference", "occupation", "content-preference")
     train.add_command(_customer_training_command(_name))
 
 
-@main.group()
-def models() -> None:
-    """Registered models: list versions and aliases, promote a version."""
-
-
-@models.command("list")
-@click.pass_context
-def models_list(context: click.Context) -> None:
-    """List every registered version with its aliases."""
-    from model_registry.registry import list_versions
-
-    client = _settings(context).mlflow_store().activate()
-    versions = list_versions(client)
-    if not versions:
-        click.echo("no registered models yet: run `insight train ...`")
-    for v in versions:
-        aliases = ", ".join(v.aliases) or "-"
-        click.echo(f"{v.name:<22} version {v.version:<4} aliases: {aliases:<22} run {v.run_id}")
-
-
-@models.command("promote")
-@click.argument("name")
-@click.option("--version", required=True, help="A version number, or `latest`.")
-@click.option("--alias", default="production", show_default=True)
-@click.pass_context
-def models_promote(context: click.Context, name: str, version: str, alias: str) -> None:
-    """Point an alias (production by default) at a version."""
-    from model_registry.registry import promote
-
-    client = _settings(context).mlflow_store().activate()
-    version = promote(client, name, version=version, alias=alias)
-    click.echo(f"{name}@{alias} -> version {version}")
-
-
 @main.command()
 @click.argument("model_name")
 @click.option(
@@ -239,10 +206,13 @@ def serve(context: click.Context, host: str | None, port: int | None) -> None:
     run_server(settings.model_copy(update={k: v for k, v in (("host", host), ("port", port)) if v}))
 
 
-from app.commands import customers, db  # noqa: E402  (beside its registration, on purpose)
+from app.commands import captures, customers, db, models, replay  # noqa: E402  (beside its use)
 
+main.add_command(captures.captures)
 main.add_command(customers.customers)
 main.add_command(db.db)
+main.add_command(models.models)
+main.add_command(replay.replay)
 
 
 if __name__ == "__main__":

@@ -8,13 +8,15 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app.api.routes import customers, demands, health, models, reports
+from app.api.routes import admin, customers, demands, health, models, reports
+from app.capture.service import RequestCapture
 from app.core.config import Settings
 from app.core.errors import install_error_handlers
 from app.core.request_id import RequestIdMiddleware
 from app.db.migrations import ensure_up_to_date
 from app.db.session import create_engine_for, create_session_factory
-from app.services.served_models import ModelCatalog
+from app.services.model_catalog import ModelCatalog
+from app.services.model_watcher import ModelWatcher
 
 DESCRIPTION = """
 Customer-insight models for a telecom operator, served from the MLflow model registry.
@@ -25,22 +27,33 @@ Every answer names the model versions that produced it. Errors are
 
 
 def create_app(settings: Settings) -> FastAPI:
-    """The service, loading the models behind ``settings.model_alias`` once it starts."""
+    """The service, loading the models behind the registry's aliases once it starts."""
+
+    capture = RequestCapture(settings) if settings.capture_enabled else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ensure_up_to_date(settings.app_database_url())
+        if capture:
+            capture.start(settings.app_database_url())
         engine = create_engine_for(settings.app_database_url())
         app.state.sessions = create_session_factory(engine)
-        catalog = ModelCatalog(alias=settings.model_alias)
+        catalog = ModelCatalog(
+            store=settings.mlflow_store(),
+            names=settings.served_models,
+            alias=settings.model_alias,
+            load_staging=settings.load_staging,
+        )
         app.state.catalog = catalog
         # The database must be migrated (it refuses to start otherwise); models load beside
-        # the server, so /healthz answers and /readyz says 503 meanwhile.
-        loading = asyncio.create_task(
-            asyncio.to_thread(catalog.load, settings.mlflow_store(), settings.served_models)
-        )
+        # the server, so /healthz answers and /readyz says 503 meanwhile, then follow the
+        # registry's aliases.
+        watcher = ModelWatcher(catalog, interval_s=settings.reload_interval_seconds)
+        watcher.start()
         yield
-        await loading
+        await asyncio.to_thread(watcher.stop)
+        if capture:
+            await asyncio.to_thread(capture.stop)
         engine.dispose()
 
     app = FastAPI(
@@ -51,12 +64,16 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    app.state.capture = capture
+    if capture:
+        capture.install(app)  # inside RequestIdMiddleware, so the request id is set
     app.add_middleware(RequestIdMiddleware)
     for router in (
         demands.router,
         customers.router,
         reports.router,
         models.router,
+        admin.router,
         health.router,
     ):
         app.include_router(router)

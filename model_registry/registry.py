@@ -1,4 +1,8 @@
-"""Registered models, their versions and aliases: list, resolve, promote."""
+"""Registered models, their versions and aliases: list, resolve, move an alias.
+
+``promote`` here only moves an alias. Gated promotion, staging, rollback and the audit trail
+go through ``app.services.model_lifecycle`` (``insight models ...``).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from mlflow.tracking import MlflowClient
 
 PRODUCTION = "production"
 STAGING = "staging"
+LATEST = "latest"
 
 
 class ModelNotFoundError(LookupError):
@@ -29,14 +34,20 @@ def list_versions(client: MlflowClient) -> list[VersionSummary]:
     """Every version of every registered model, newest first within a model."""
     summaries = []
     for model in client.search_registered_models(order_by=["name ASC"]):
-        aliases_by_version: dict[str, list[str]] = {}
-        for alias, version in (model.aliases or {}).items():
-            aliases_by_version.setdefault(str(version), []).append(alias)
-        versions = client.search_model_versions(f"name = '{model.name}'")
-        for version in sorted(versions, key=lambda v: int(v.version), reverse=True):
-            aliases = tuple(sorted(aliases_by_version.get(str(version.version), ())))
-            summaries.append(_summary(version, aliases))
+        summaries.extend(model_versions(client, model.name))
     return summaries
+
+
+def model_versions(client: MlflowClient, name: str) -> list[VersionSummary]:
+    """Every version of one registered model with its aliases, newest first."""
+    aliases_by_version: dict[str, list[str]] = {}
+    for alias, version in _aliases(client, name).items():
+        aliases_by_version.setdefault(str(version), []).append(alias)
+    versions = client.search_model_versions(f"name = '{name}'")
+    return [
+        _summary(version, tuple(sorted(aliases_by_version.get(str(version.version), ()))))
+        for version in sorted(versions, key=lambda v: int(v.version), reverse=True)
+    ]
 
 
 def resolve_version(
@@ -52,16 +63,31 @@ def resolve_version(
         raise ModelNotFoundError(f"model {name!r} has no {wanted}") from error
 
 
-LATEST = "latest"
+def alias_version(client: MlflowClient, name: str, alias: str) -> str | None:
+    """The version number behind ``alias``, or None when the model has no such alias."""
+    version = _aliases(client, name).get(alias)
+    return None if version is None else str(version)
+
+
+def version_number(client: MlflowClient, name: str, version: str) -> str:
+    """``version`` (a number, or ``latest``) as an existing version number of ``name``."""
+    if version == LATEST:
+        return _latest_version(client, name)
+    return str(resolve_version(client, name, version=version).version)
 
 
 def promote(client: MlflowClient, name: str, *, version: str, alias: str = PRODUCTION) -> str:
     """Point ``alias`` of model ``name`` at ``version`` (a number, or ``latest``); return it."""
-    if version == LATEST:
-        version = _latest_version(client, name)
-    resolve_version(client, name, version=version)
-    client.set_registered_model_alias(name, alias, str(version))
-    return str(version)
+    version = version_number(client, name, version)
+    client.set_registered_model_alias(name, alias, version)
+    return version
+
+
+def _aliases(client: MlflowClient, name: str) -> dict[str, str]:
+    try:
+        return dict(client.get_registered_model(name).aliases or {})
+    except MlflowException as error:
+        raise ModelNotFoundError(f"model {name!r} is not registered") from error
 
 
 def _latest_version(client: MlflowClient, name: str) -> str:

@@ -14,6 +14,7 @@ from app.core.config import Settings
 from app.main import create_app
 from model_registry.registry import promote
 from model_registry.store import MlflowStore
+from tests.text_versions import text_versions, text_versions_store  # noqa: F401
 from training.demand_corpus import generate_demands
 from training.text_data import labelled_texts
 from training.text_trainer import DEMAND_CLASSIFIER, SPAM_FILTER, train_text_model

@@ -35,7 +35,7 @@ def test_data_train_promote_predict(insight, tmp_path):
     assert "run id:" in trained.output
 
     promoted = insight("models", "promote", "demand-classifier", "--version", "latest")
-    assert promoted.output.strip() == "demand-classifier@production -> version 1"
+    assert promoted.stdout.strip() == "demand-classifier@production -> version 1"
     listed = insight("models", "list").output
     assert "demand-classifier" in listed and "production" in listed
 
@@ -97,7 +97,10 @@ def test_every_command_has_help(insight):
         ["train", "demand-classifier"],
         ["train", "spam-filter"],
         ["models", "list"],
+        ["models", "stage"],
         ["models", "promote"],
+        ["models", "rollback"],
+        ["models", "describe"],
         ["predict"],
         ["serve"],
     ):

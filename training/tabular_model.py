@@ -45,7 +45,7 @@ def build_tabular_pipeline(features: FeatureSpec, *, seed: int = 0) -> Pipeline:
     trees = HistGradientBoostingClassifier(
         max_iter=200,
         learning_rate=0.08,
-        max_leaf_nodes=31,
+        max_leaf_nodes=15,
         l2_regularization=1.0,
         categorical_features=is_category or None,
         early_stopping=True,
@@ -146,10 +146,17 @@ class CustomerModel(mlflow.pyfunc.PythonModel):
         """Per target: P(positive) for a yes/no target, the class probabilities otherwise."""
         return self.scorer.probabilities(records)
 
-    def answer_records(self, records: list[dict]) -> list[dict]:
-        """The task's answer for each record, as dicts; churn adds what pushed the risk up."""
+    def answer_records(
+        self, records: list[dict], *, probabilities: dict[str, np.ndarray] | None = None
+    ) -> list[dict]:
+        """The task's answer for each record, as dicts; churn adds what pushed the risk up.
+
+        ``probabilities``: this model's, already scored (by a scorer shared with other models).
+        """
         classes = self.classes(next(iter(self.pipelines)))
-        columns = self.answer(self.probabilities(records), classes)
+        if probabilities is None:
+            probabilities = self.probabilities(records)
+        columns = self.answer(probabilities, classes)
         answers = [dict(zip(columns, row)) for row in zip(*columns.values())]
         if self.task == "churn" and self.typical:
             for answer, factors in zip(answers, self.risk_factors(records)):

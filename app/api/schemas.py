@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -43,14 +43,53 @@ class ClassifyResponse(BaseModel):
 
 class LoadedModel(ModelRef):
     run_id: str
-    loaded_at: str
+    loaded_at: str = Field(description="When this version was loaded (swapped in), UTC.")
     outputs: list[str] = Field(description="A text model's classes; a customer model's targets.")
 
 
-class ModelsResponse(BaseModel):
+class LoadFailureOut(BaseModel):
+    """A model's alias without the serving version it should have; the old one keeps serving."""
+
+    model: str
     alias: str
-    models: list[LoadedModel]
-    failures: dict[str, str]
+    version: str | None = Field(description="The version that failed; null: none to load.")
+    error: str
+    at: datetime
+
+
+class ModelsResponse(BaseModel):
+    alias: str = Field(description="The deployment's alias: what answers without X-Model-Alias.")
+    models: list[LoadedModel] = Field(description="Every loaded version, production and staging.")
+    failures: list[LoadFailureOut]
+    checked_at: datetime | None = Field(description="The last check of the registry.")
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not ready"]
+    alias: str = Field(description="The deployment's alias.")
+    loading: bool = Field(description="The first load is still under way.")
+    loaded: dict[str, dict[str, str]] = Field(description="Per alias, model name -> version.")
+    unavailable: dict[str, str] = Field(
+        description="Models that cannot answer for the deployment's alias, and why."
+    )
+    failures: list[LoadFailureOut]
+    checked_at: datetime | None
+
+
+class AliasCheckOut(BaseModel):
+    model: str
+    alias: str
+    version: str | None = Field(description="Serving now; for a failure, the version that failed.")
+    previous_version: str | None = None
+    error: str | None = None
+
+
+class RefreshResponse(BaseModel):
+    checked_at: datetime | None
+    swapped: list[AliasCheckOut] = Field(description="New versions now serving.")
+    removed: list[AliasCheckOut] = Field(description="Staged versions unloaded: alias unset.")
+    failed: list[AliasCheckOut] = Field(description="Not swapped in; the old version serves.")
+    unchanged: list[AliasCheckOut]
 
 
 CLASSIFY_EXAMPLES = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,8 +32,21 @@ class Settings(BaseSettings):
         None,
         description="SQLAlchemy URL of the app database; unset means SQLite file data_dir/insight.db.",
     )
-    model_alias: str = Field(
-        "production", description="Registry alias whose versions the service loads."
+    model_alias: Literal["production", "staging"] = Field(
+        "production",
+        description="Alias a request without an X-Model-Alias header is answered from; "
+        "staging makes a staging deployment (each model falls back to production unstaged).",
+    )
+    load_staging: bool = Field(
+        True,
+        description="Also load the staging versions, so X-Model-Alias: staging reaches them "
+        "(always on when model_alias is staging).",
+    )
+    reload_interval_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="How often to check the registry for moved aliases and swap new versions "
+        "in; 0 never polls (POST /v1/admin/models/refresh still checks).",
     )
     served_models: list[str] = Field(
         [
@@ -61,6 +75,29 @@ class Settings(BaseSettings):
     )
     max_text_chars: int = Field(
         2000, ge=1, description="Longest text, in characters, that may be classified."
+    )
+    capture_enabled: bool = Field(
+        True,
+        description="Capture every scoring and classification request and its answer, "
+        "personal data masked, in the app database (docs/request-capture.md).",
+    )
+    capture_buffer_size: int = Field(
+        10_000,
+        ge=1,
+        description="Captured requests that may wait for the database; past it new ones are "
+        "dropped and counted (insight_capture_dropped_total).",
+    )
+    capture_batch_size: int = Field(
+        500, ge=1, description="Captured requests written per transaction."
+    )
+    capture_flush_interval_seconds: float = Field(
+        0.5, gt=0, description="How often the capture writer writes what is waiting."
+    )
+    capture_retention_days: int = Field(
+        30, ge=0, description="Days captured requests are kept; 0 keeps them forever."
+    )
+    capture_shutdown_timeout_seconds: float = Field(
+        5.0, ge=0, description="How long a stopping service may spend writing what is waiting."
     )
 
     def app_database_url(self) -> str:

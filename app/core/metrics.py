@@ -32,6 +32,11 @@ CAPTURE_DROPPED = Counter(
     "Captured requests dropped because the buffer was full (the database slow or down).",
     registry=REGISTRY,
 )
+CAPTURE_REJECTED = Counter(
+    "insight_capture_rejected_total",
+    "Captured requests not stored because masking failed or the database refused the row.",
+    registry=REGISTRY,
+)
 CAPTURE_PENDING = Gauge(
     "insight_capture_pending",
     "Captured requests waiting in the buffer to be written.",

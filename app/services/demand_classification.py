@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from app.core.errors import FieldError, InvalidInputError, NotReadyError, PayloadTooLargeError
-from app.services.served_models import ModelCatalog, ServedTextModel
+from app.services.model_snapshot import ServingModels
+from app.services.served_models import ServedTextModel
 from training.text_data import SPAM as SPAM_LABEL
 from training.text_model import AnalyzedText
 
@@ -52,9 +53,9 @@ def _text_rule(text: str, max_chars: int) -> str | None:
     return None
 
 
-def classify_demands(texts: list[str], catalog: ModelCatalog) -> dict:
+def classify_demands(texts: list[str], models: ServingModels) -> dict:
     """Category, confidence, top categories and the spam verdict for each text."""
-    demand, spam = _required(catalog, DEMAND_MODEL), _required(catalog, SPAM_MODEL)
+    demand, spam = _required(models, DEMAND_MODEL), _required(models, SPAM_MODEL)
     categories = np.asarray(demand.classes, dtype=object)
     analyzed = [AnalyzedText(text) for text in texts]
     demand_proba = demand.predict_proba(analyzed)
@@ -77,9 +78,8 @@ def classify_demands(texts: list[str], catalog: ModelCatalog) -> dict:
     return {"results": results, "models": [demand.ref(), spam.ref()]}
 
 
-def _required(catalog: ModelCatalog, name: str) -> ServedTextModel:
-    model = catalog.get(name)
+def _required(models: ServingModels, name: str) -> ServedTextModel:
+    model = models.get(name)
     if not isinstance(model, ServedTextModel):
-        reason = catalog.failures.get(name, "still loading")
-        raise NotReadyError(f"{name} is not available: {reason}")
+        raise NotReadyError(f"{name} is not available: {models.reason(name)}")
     return model

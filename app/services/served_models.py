@@ -1,30 +1,29 @@
-"""Registered models loaded for serving, and the catalog the service answers from."""
+"""Registered model versions loaded for serving: one small class per kind, one way to load."""
 
 from __future__ import annotations
 
-import gc
-import logging
-import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import mlflow.pyfunc
 import numpy as np
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
 from mlflow.types import Schema
 
-from model_registry.registry import ModelNotFoundError, resolve_version
-from model_registry.store import MlflowStore
+from training.forest_scorer import ForestScorer, UnsupportedPipelineError
 from training.tabular_model import CustomerModel
 from training.text_model import AnalyzedText, TextClassifierModel, TextScorer
-
-logger = logging.getLogger(__name__)
 
 TEXT_MODELS = ("demand-classifier", "spam-filter")
 CUSTOMER_MODELS = ("churn", "channel-preference", "occupation", "content-preference")
 ALL_MODELS = TEXT_MODELS + CUSTOMER_MODELS
 WARM_UP_TEXTS = ["我的流量怎么用得这么快，5G套餐能换吗", "宽带断网了"]
+
+
+class SmokeTestError(Exception):
+    """A loaded version that does not answer its input example as it should."""
 
 
 @dataclass(frozen=True)
@@ -71,64 +70,90 @@ class ServedCustomerModel(ServedModel):
     def outputs(self) -> list[str]:
         return list(self.model.pipelines)
 
-    def answer(self, records: list[dict]) -> list[dict]:
-        """The model's answer for each feature record, as plain dicts."""
-        return self.model.answer_records(records)
+    def answer(self, records: list[dict], joint: ForestScorer | None = None) -> list[dict]:
+        """The model's answer for each feature record, as plain dicts; with ``joint`` (a
+        scorer holding this model's targets among others) from its probabilities."""
+        if joint is None or not set(self.model.pipelines) <= set(joint.targets):
+            return self.model.answer_records(records)
+        probabilities = joint.probabilities(records)
+        return self.model.answer_records(
+            records,
+            probabilities={target: probabilities[target] for target in self.model.pipelines},
+        )
 
 
-def load_served_model(client: MlflowClient, name: str, alias: str) -> ServedModel:
-    """Load the version behind ``alias`` and answer once, so the first request is warm."""
-    version = resolve_version(client, name, alias=alias)
-    pyfunc = mlflow.pyfunc.load_model(f"models:/{name}/{version.version}")
+def joint_scorer(models: Sequence[ServedCustomerModel]) -> ForestScorer | None:
+    """One ForestScorer for several customer models: one pass over all their trees answers
+    them all (four models: ~0.3 ms a customer instead of ~0.6). None when they cannot share
+    one (different feature specs, clashing target names, a pipeline it cannot reproduce).
+
+    Built once per set of loaded versions (0.1-0.6 s) and reused by every snapshot that holds
+    that set; the cache keeps the last few sets, so a swapped-out version is soon let go.
+    """
+    if len(models) < 2:
+        return None
+    key = tuple(id(served.model) for served in models)
+    cached = _JOINT.get(key)
+    if cached is not None and all(a is b for a, b in zip(cached[0], models)):
+        return cached[1]
+    try:
+        scorer = ForestScorer.from_models(*(served.model for served in models))
+    except UnsupportedPipelineError:
+        scorer = None
+    if len(_JOINT) >= 4:
+        _JOINT.pop(next(iter(_JOINT)))
+    _JOINT[key] = (tuple(models), scorer)
+    return scorer
+
+
+_JOINT: dict[tuple[int, ...], tuple[tuple[ServedCustomerModel, ...], ForestScorer | None]] = {}
+
+
+def load_served_model(client: MlflowClient, version: ModelVersion, alias: str) -> ServedModel:
+    """Load ``version``, served under ``alias``, and smoke-test it so the first request is warm.
+
+    Raises ``SmokeTestError`` when it loads but does not answer its input example properly.
+    """
+    # From the version's own storage location: a models:/ URI would be resolved against
+    # whichever registry this process last activated.
+    uri = client.get_model_version_download_uri(version.name, version.version)
+    pyfunc = mlflow.pyfunc.load_model(uri)
     python_model = pyfunc.unwrap_python_model()
     origin = {
-        "name": name,
+        "name": version.name,
         "version": str(version.version),
         "alias": alias,
         "run_id": version.run_id or "",
         "loaded_at": datetime.now(UTC),
     }
     if isinstance(python_model, TextClassifierModel):
-        python_model.scorer.predict_proba(WARM_UP_TEXTS)
-        return ServedTextModel(**origin, scorer=python_model.scorer)
-    if isinstance(python_model, CustomerModel):
-        served = ServedCustomerModel(
-            **origin, model=python_model, input_schema=pyfunc.metadata.get_input_schema()
-        )
-        served.answer(pyfunc.input_example.to_dict(orient="records"))
-        return served
-    raise TypeError(f"{name} version {version.version} is not a model this service can serve")
+        served: ServedModel = ServedTextModel(**origin, scorer=python_model.scorer)
+    elif isinstance(python_model, CustomerModel):
+        schema = pyfunc.metadata.get_input_schema()
+        served = ServedCustomerModel(**origin, model=python_model, input_schema=schema)
+    else:
+        raise TypeError(f"{version.name} version {version.version} is not a model we serve")
+    try:
+        smoke_test(served, pyfunc)
+    except SmokeTestError:
+        raise
+    except Exception as error:  # its message may quote the example: name the type only
+        raise SmokeTestError(f"{type(error).__name__} answering the input example") from None
+    return served
 
 
-@dataclass
-class ModelCatalog:
-    """The models the service answers from, with what failed to load and why."""
-
-    alias: str
-    models: dict[str, ServedModel] = field(default_factory=dict)
-    failures: dict[str, str] = field(default_factory=dict)
-    loaded: threading.Event = field(default_factory=threading.Event)
-
-    @property
-    def ready(self) -> bool:
-        return self.loaded.is_set() and not self.failures
-
-    def get(self, name: str) -> ServedModel | None:
-        return self.models.get(name)
-
-    def load(self, store: MlflowStore, names: Sequence[str] = ALL_MODELS) -> None:
-        """Load every named model behind the alias; record failures instead of raising."""
-        client = store.activate()
-        for name in names:
-            try:
-                self.models[name] = load_served_model(client, name, self.alias)
-            except ModelNotFoundError as error:
-                self.failures[name] = str(error)
-            except Exception as error:  # a broken artifact must not stop the others
-                logger.exception("loading %s@%s failed", name, self.alias)
-                self.failures[name] = f"failed to load: {type(error).__name__}"
-        # Loaded models and MLflow's imports leave some 350,000 long-lived objects; a full
-        # collection walks them all (150 ms measured here), stalling every request in flight.
-        gc.freeze()
-        self.loaded.set()
-        logger.info("models loaded: %s; failed: %s", sorted(self.models), sorted(self.failures))
+def smoke_test(served: ServedModel, pyfunc: mlflow.pyfunc.PyFuncModel) -> None:
+    """Answer the stored input example through pyfunc and through the fast path we serve with
+    (which builds a customer model's ForestScorer, or warms jieba and the text scorer)."""
+    example = pyfunc.input_example
+    if example is not None and len(pyfunc.predict(example)) != len(example):
+        raise SmokeTestError("pyfunc gave a different number of answers than example rows")
+    if isinstance(served, ServedTextModel):
+        proba = served.predict_proba(WARM_UP_TEXTS)
+        expected = (len(WARM_UP_TEXTS), len(served.classes))
+        if proba.shape != expected or not np.allclose(proba.sum(axis=1), 1.0):
+            raise SmokeTestError("text scorer gave no probability distribution per text")
+    elif isinstance(served, ServedCustomerModel) and example is not None:
+        answers = served.answer(example.to_dict(orient="records"))
+        if len(answers) != len(example):
+            raise SmokeTestError("customer model gave a different number of answers than records")

@@ -135,3 +135,26 @@ def test_channel_preference_report_shares_levels_over_stored_customers(full_api,
     for levels in report["shares"].values():
         assert sum(levels.values()) == pytest.approx(1.0)
     assert report["model"]["name"] == "channel-preference"
+
+
+def test_one_pass_over_all_four_models_answers_as_each_model_alone(full_api, customer_world):
+    from app.services.customer_scoring import customer_models, score_customers
+
+    serving = full_api.app.state.catalog.serving("production")
+    assert serving.joint is not None
+    assert len(serving.joint.targets) == 16  # churn 1, channels 6, occupation 1, content 8
+    records = [_features(customer_world, row) for row in range(20)]
+    models = customer_models(serving, None)
+    together = score_customers(records, models, joint=serving.joint)
+    alone = score_customers(records, models)
+    _assert_same(together, alone)
+
+
+def _assert_same(ours: list[dict], theirs: list[dict]) -> None:
+    for mine, expected in zip(ours, theirs, strict=True):
+        for model, answer in expected.items():
+            for key, value in answer.items():
+                if isinstance(value, float):
+                    assert mine[model][key] == pytest.approx(value, abs=1e-9), (model, key)
+                else:
+                    assert mine[model][key] == value, (model, key)

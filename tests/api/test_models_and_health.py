@@ -5,7 +5,7 @@ import threading
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from app.services import served_models
+from app.services import model_catalog
 from tests.conftest import settings_for, wait_until_ready
 
 
@@ -32,13 +32,13 @@ def test_one_model_by_name_and_an_unknown_one(api):
 
 def test_readyz_is_503_until_the_models_are_loaded(trained_store, monkeypatch):
     release = threading.Event()
-    real_load = served_models.load_served_model
+    real_load = model_catalog.load_served_model
 
     def slow_load(*args, **kwargs):
         release.wait(30)
         return real_load(*args, **kwargs)
 
-    monkeypatch.setattr(served_models, "load_served_model", slow_load)
+    monkeypatch.setattr(model_catalog, "load_served_model", slow_load)
     with TestClient(create_app(settings_for(trained_store))) as client:
         assert client.get("/healthz").status_code == 200
         waiting = client.get("/readyz")
@@ -46,17 +46,25 @@ def test_readyz_is_503_until_the_models_are_loaded(trained_store, monkeypatch):
         assert client.post("/v1/demands/classify", json={"text": "流量"}).status_code == 503
         release.set()
         wait_until_ready(client)
-        assert client.get("/readyz").json()["loaded"].keys() == {"demand-classifier", "spam-filter"}
+        loaded = client.get("/readyz").json()["loaded"]
+        assert loaded["production"].keys() == {"demand-classifier", "spam-filter"}
 
 
 def test_readyz_names_a_model_missing_from_the_registry(trained_store):
-    settings = settings_for(trained_store, model_alias="staging")
+    settings = settings_for(trained_store, served_models=["demand-classifier", "churn-oracle"])
     with TestClient(create_app(settings)) as client:
         while client.get("/readyz").json()["loading"]:
             pass
-        body = client.get("/readyz").json()
-        assert client.get("/readyz").status_code == 503
-        assert "staging" in body["failures"]["demand-classifier"]
+        response = client.get("/readyz")
+        assert response.status_code == 503
+        body = response.json()
+        assert "production" in body["unavailable"]["churn-oracle"]
+        (failure,) = body["failures"]
+        assert (failure["model"], failure["alias"], failure["version"]) == (
+            "churn-oracle",
+            "production",
+            None,
+        )
 
 
 def test_openapi_has_chinese_examples_in_plain_utf8(api):

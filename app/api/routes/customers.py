@@ -8,7 +8,7 @@ import orjson
 from fastapi import APIRouter, Body
 from fastapi.responses import Response
 
-from app.api.deps import CatalogDep, SessionDep, SettingsDep
+from app.api.deps import ServingModelsDep, SessionDep, SettingsDep
 from app.api.schemas import (
     SCORE_EXAMPLES,
     CustomerOut,
@@ -36,14 +36,14 @@ PROBLEM = {"content": {"application/problem+json": {}}}
 )
 async def score(
     request: Annotated[ScoreRequest, Body(openapi_examples=SCORE_EXAMPLES)],
-    catalog: CatalogDep,
+    serving: ServingModelsDep,
     settings: SettingsDep,
 ) -> Response:
     """Every customer model's answer (or the models named) for one or many feature records."""
     records = [customer.features for customer in request.customers]
     check_batch(records, max_customers=settings.max_customers_per_request)
-    models = customer_models(catalog, request.models)
-    answers = score_customers(records, models)
+    models = customer_models(serving, request.models)
+    answers = score_customers(records, models, joint=serving.joint)
     results = [
         {"customer_id": customer.customer_id, "scores": answer}
         for customer, answer in zip(request.customers, answers)
@@ -68,11 +68,13 @@ def get_customer(customer_id: str, session: SessionDep) -> CustomerOut:
 
 
 @router.get("/{customer_id}/profile", response_model=ProfileResponse, responses={404: PROBLEM})
-def get_profile(customer_id: str, session: SessionDep, catalog: CatalogDep) -> ProfileResponse:
+def get_profile(
+    customer_id: str, session: SessionDep, serving: ServingModelsDep
+) -> ProfileResponse:
     """The customer's 客户画像: record, every model's answer, value, lifecycle, satisfaction."""
     customer = get_customer_or_raise(session, customer_id)
-    models = customer_models(catalog, None)
-    (scores,) = score_customers([customer.record], models, field="record")
+    models = customer_models(serving, None)
+    (scores,) = score_customers([customer.record], models, joint=serving.joint, field="record")
     churn = scores.get("churn", {}).get("churn_probability")
     return ProfileResponse(
         customer=CustomerOut.of(customer),

@@ -8,7 +8,7 @@ import orjson
 from fastapi import APIRouter, Body
 from fastapi.responses import Response
 
-from app.api.deps import CatalogDep, SettingsDep
+from app.api.deps import ServingModelsDep, SettingsDep
 from app.api.schemas import (
     CLASSIFY_ANSWER_EXAMPLE,
     CLASSIFY_EXAMPLES,
@@ -35,7 +35,7 @@ PROBLEM = {"content": {"application/problem+json": {}}}
 )
 async def classify(
     request: Annotated[ClassifyRequest, Body(openapi_examples=CLASSIFY_EXAMPLES)],
-    catalog: CatalogDep,
+    models: ServingModelsDep,
     settings: SettingsDep,
 ) -> Response:
     """Classify one text or a batch: demand category, top-3, and the spam verdict."""
@@ -45,5 +45,5 @@ async def classify(
         max_texts=settings.max_texts_per_request,
         max_chars=settings.max_text_chars,
     )
-    answer = classify_demands(texts, catalog)
+    answer = classify_demands(texts, models)
     return Response(orjson.dumps(answer), media_type="application/json")

@@ -7,6 +7,8 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from app.api.deps import CatalogDep
+from app.api.routes.models import load_failure
+from app.api.schemas import Readiness
 from app.core.metrics import exposition
 
 router = APIRouter(tags=["health"])
@@ -18,17 +20,33 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"description": "Models not loaded yet, or failed"}})
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses={503: {"description": "Models still loading, or one has no version to serve"}},
+)
 def readyz(catalog: CatalogDep) -> JSONResponse:
-    """Ready once every model behind the alias is loaded and warm."""
-    body = {
-        "status": "ready" if catalog.ready else "not ready",
-        "alias": catalog.alias,
-        "loaded": {name: model.version for name, model in catalog.models.items()},
-        "failures": dict(catalog.failures),
-        "loading": not catalog.loaded.is_set(),
-    }
-    return JSONResponse(body, status_code=200 if catalog.ready else 503)
+    """Ready once every model has a loaded, warm version for the deployment's alias.
+
+    A version that failed to load or failed its smoke test is listed under ``failures``, but
+    readiness stays while the version before it keeps serving.
+    """
+    snapshot = catalog.snapshot
+    readiness = Readiness(
+        status="ready" if snapshot.ready else "not ready",
+        alias=snapshot.alias,
+        loading=snapshot.loading,
+        loaded={
+            alias: {name: model.version for name, model in by_name.items()}
+            for alias, by_name in snapshot.loaded.items()
+        },
+        unavailable=dict(snapshot.serving[snapshot.alias].unavailable),
+        failures=[load_failure(failure) for failure in snapshot.failures],
+        checked_at=snapshot.checked_at,
+    )
+    return JSONResponse(
+        readiness.model_dump(mode="json"), status_code=200 if snapshot.ready else 503
+    )
 
 
 @router.get("/metrics", response_class=Response)

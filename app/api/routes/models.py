@@ -1,12 +1,13 @@
-"""What the service has loaded."""
+"""What the service has loaded, from which alias, since when."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.api.deps import CatalogDep
-from app.api.schemas import LoadedModel, ModelsResponse
+from app.api.deps import CatalogDep, ServingModelsDep
+from app.api.schemas import LoadedModel, LoadFailureOut, ModelsResponse
 from app.core.errors import UnknownModelError
+from app.services.model_snapshot import LoadFailure
 from app.services.served_models import ServedModel
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
@@ -14,26 +15,28 @@ router = APIRouter(prefix="/v1/models", tags=["models"])
 
 @router.get("", response_model=ModelsResponse)
 def list_models(catalog: CatalogDep) -> ModelsResponse:
-    """The loaded model versions, the alias they came from, and what failed to load."""
+    """Every loaded version (production and staging), since when, and what failed to load."""
+    snapshot = catalog.snapshot
     return ModelsResponse(
-        alias=catalog.alias,
-        models=[_loaded(model) for model in catalog.models.values()],
-        failures=dict(catalog.failures),
+        alias=snapshot.alias,
+        models=[loaded_model(m) for by_name in snapshot.loaded.values() for m in by_name.values()],
+        failures=[load_failure(failure) for failure in snapshot.failures],
+        checked_at=snapshot.checked_at,
     )
 
 
 @router.get(
     "/{name}", response_model=LoadedModel, responses={404: {"description": "Unknown model"}}
 )
-def get_model(name: str, catalog: CatalogDep) -> LoadedModel:
-    """One loaded model by its registered name."""
-    model = catalog.get(name)
+def get_model(name: str, serving: ServingModelsDep) -> LoadedModel:
+    """The version of one model that answers this request (mind X-Model-Alias)."""
+    model = serving.get(name)
     if model is None:
         raise UnknownModelError(f"no model named {name!r} is loaded")
-    return _loaded(model)
+    return loaded_model(model)
 
 
-def _loaded(model: ServedModel) -> LoadedModel:
+def loaded_model(model: ServedModel) -> LoadedModel:
     return LoadedModel(
         name=model.name,
         version=model.version,
@@ -41,4 +44,14 @@ def _loaded(model: ServedModel) -> LoadedModel:
         run_id=model.run_id,
         loaded_at=model.loaded_at.isoformat(),
         outputs=model.outputs,
+    )
+
+
+def load_failure(failure: LoadFailure) -> LoadFailureOut:
+    return LoadFailureOut(
+        model=failure.model,
+        alias=failure.alias,
+        version=failure.version,
+        error=failure.error,
+        at=failure.at,
     )

@@ -1,0 +1,211 @@
+"""The capture writer: a thread that sends captured requests, in batches, to the capture
+worker process, which masks and writes them (``app.capture.worker``, where the reason for a
+process is measured).
+
+Off the request path by design: the request path only appends bytes to the buffer. Each
+batch is one transaction. When the database is down or slow the writer retries with backoff
+and entries wait in the buffer (bounded; past the bound new ones are dropped and counted);
+the outage is logged once when it starts and once when it ends, with the count dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+from app.capture.buffer import CaptureBuffer
+from app.core.metrics import CAPTURE_PENDING, CAPTURE_REJECTED, CAPTURE_WRITTEN
+
+logger = logging.getLogger(__name__)
+
+RETRY_FIRST_S, RETRY_MAX_S = 0.25, 5.0
+PRUNE_EVERY_S = 3600.0
+
+
+class CaptureFailed(Exception):
+    """The worker could not write a batch (the database is down or slow), or is gone."""
+
+
+@dataclass(frozen=True)
+class WriterPolicy:
+    batch_size: int = 500
+    flush_interval_s: float = 0.5
+    retention_days: int = 30
+    shutdown_timeout_s: float = 5.0
+
+
+class CaptureWorker:
+    """The worker process, started on first use and again after it dies."""
+
+    def __init__(self, database_url: str):
+        self._database_url = database_url
+        self._process: subprocess.Popen[bytes] | None = None
+        self._connection: Connection | None = None
+
+    def call(self, request: tuple[str, Any]) -> tuple[Any, ...]:
+        if self._process is None or self._process.poll() is not None:
+            self._start()
+        assert self._connection is not None
+        try:
+            self._connection.send(request)
+            reply = self._connection.recv()
+        except (EOFError, OSError) as error:
+            self.stop(timeout_s=0)
+            raise CaptureFailed("the capture worker exited") from error
+        if reply[0] == "failed":
+            raise CaptureFailed(reply[1])
+        return reply
+
+    def stop(self, *, timeout_s: float) -> None:
+        process, connection, self._process, self._connection = (
+            self._process,
+            self._connection,
+            None,
+            None,
+        )
+        if process is None or connection is None:
+            return
+        try:
+            connection.send(None)
+            process.wait(timeout_s)
+        except (OSError, subprocess.TimeoutExpired):
+            process.kill()
+            process.wait()
+        finally:
+            connection.close()
+
+    def _start(self) -> None:
+        ours, theirs = socket.socketpair()
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "app.capture.worker", str(theirs.fileno())],
+            pass_fds=[theirs.fileno()],
+            stdin=subprocess.DEVNULL,
+        )
+        theirs.close()
+        self._connection = Connection(ours.detach())
+        self._connection.send(self._database_url)
+
+
+class CaptureWriter:
+    """Writes what ``buffer`` holds to the database at ``database_url``, from its own thread."""
+
+    def __init__(self, buffer: CaptureBuffer, database_url: str, policy: WriterPolicy):
+        self.buffer = buffer
+        self.policy = policy
+        self._worker = CaptureWorker(database_url)
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="capture-writer", daemon=True)
+        self._retry_s = RETRY_FIRST_S
+        self._outage_since: float | None = None
+        self._dropped_seen = 0  # the drop count when the buffer was last empty
+        self._drops_logged = False
+
+    def start(self) -> None:
+        CAPTURE_PENDING.set_function(self.buffer.__len__)
+        self._thread.start()
+
+    def stop(self) -> int:
+        """Flush what is pending within the shutdown deadline; the number left unwritten."""
+        self._stopping.set()
+        if self._thread.ident is not None:
+            self._thread.join(self.policy.shutdown_timeout_s + 1)
+        left = len(self.buffer)
+        if left:
+            logger.warning("capture: %d captured requests could not be written at shutdown", left)
+        # A worker still stuck on the database is killed; its thread then sees it gone.
+        self._worker.stop(timeout_s=0 if self._thread.is_alive() else 1)
+        return left
+
+    def _run(self) -> None:
+        next_prune = 0.0
+        while not self._stopping.is_set():
+            healthy = self.flush()
+            if healthy and self.policy.retention_days and time.monotonic() >= next_prune:
+                self._prune()
+                next_prune = time.monotonic() + PRUNE_EVERY_S
+            self._stopping.wait(self.policy.flush_interval_s if healthy else self._next_retry_s())
+        self._drain(time.monotonic() + self.policy.shutdown_timeout_s)
+
+    def flush(self) -> bool:
+        """Write every pending entry, a batch per transaction; False if the database failed."""
+        self._log_drops_once()
+        while len(self.buffer):
+            try:
+                self._write_head_batch()
+            except Exception as error:  # an outage, or a bug: either way, retry later
+                self._on_failure(error)
+                return False
+        self._on_caught_up()
+        return True
+
+    def _write_head_batch(self) -> None:
+        entries = self.buffer.peek(self.policy.batch_size)
+        _, written, rejected = self._worker.call(("write", entries))
+        CAPTURE_WRITTEN.inc(written)
+        if rejected:
+            CAPTURE_REJECTED.inc(rejected)
+            logger.warning("capture: %d captured requests could not be masked or stored", rejected)
+        self.buffer.discard(len(entries))
+        self._retry_s = RETRY_FIRST_S
+
+    def _on_failure(self, error: Exception) -> None:
+        if self._outage_since is not None:
+            return
+        self._outage_since = time.monotonic()
+        if isinstance(error, CaptureFailed):
+            logger.warning(
+                "capture: the app database is unavailable (%s); captured requests wait in the "
+                "buffer (%d of at most %d)",
+                error,
+                len(self.buffer),
+                self.buffer.bound,
+            )
+        else:
+            logger.exception("capture: writing captured requests failed; retrying")
+
+    def _on_caught_up(self) -> None:
+        dropped, self._dropped_seen = self.buffer.dropped - self._dropped_seen, self.buffer.dropped
+        self._drops_logged = False
+        if self._outage_since is None:
+            return
+        logger.warning(
+            "capture: the app database is back after %.1f s; every waiting request is written, "
+            "%d were dropped meanwhile",
+            time.monotonic() - self._outage_since,
+            dropped,
+        )
+        self._outage_since = None
+
+    def _log_drops_once(self) -> None:
+        if self.buffer.dropped > self._dropped_seen and not self._drops_logged:
+            self._drops_logged = True
+            logger.warning(
+                "capture: the buffer is full (%d); new requests are dropped and counted in "
+                "insight_capture_dropped_total",
+                self.buffer.bound,
+            )
+
+    def _next_retry_s(self) -> float:
+        wait, self._retry_s = self._retry_s, min(self._retry_s * 2, RETRY_MAX_S)
+        return wait
+
+    def _prune(self) -> None:
+        try:
+            _, deleted = self._worker.call(("prune", self.policy.retention_days))
+        except CaptureFailed as error:
+            logger.warning("capture: pruning old captures failed (%s)", error)
+            return
+        if deleted:
+            logger.info("capture: deleted %d captured requests past the retention", deleted)
+
+    def _drain(self, deadline: float) -> None:
+        while len(self.buffer) and time.monotonic() < deadline:
+            if not self.flush():
+                time.sleep(min(RETRY_FIRST_S, max(0.0, deadline - time.monotonic())))

@@ -1,0 +1,221 @@
+"""Capture through the real app: rows with every field, masked; a real database outage; the
+service under uvicorn flushing at shutdown."""
+
+import json
+import logging
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from app.db import create_engine_for
+from app.db.migrations import upgrade
+from app.db.models import CapturedRequest
+from app.main import create_app
+from tests.capture.outage import DatabaseOutage
+from tests.conftest import CUSTOMER_MODEL_NAMES, TEXT_MODELS, settings_for, wait_until_ready
+from tests.test_server import _free_port, _wait_ready
+
+CLASSIFY = "/v1/demands/classify"
+PHONE, ID_NUMBER, EMAIL, NAME = "13812345678", "110101199003071234", "zhang.wei@example.com", "张伟"
+SECRET_TEXT = f"我叫{NAME}，手机{PHONE}，身份证{ID_NUMBER}，邮箱{EMAIL}，宽带断网三天了"
+
+
+@contextmanager
+def capturing_app(store, database_url: str, **overrides) -> Iterator[TestClient]:
+    settings = settings_for(
+        store,
+        database_url=database_url,
+        capture_flush_interval_seconds=0.05,
+        **overrides,
+    )
+    with TestClient(create_app(settings)) as client:
+        wait_until_ready(client)
+        yield client
+
+
+def _metric(client: TestClient, name: str) -> float:
+    found = re.search(rf"^{name} (\S+)$", client.get("/metrics").text, re.M)
+    return float(found.group(1))
+
+
+def _wait_until_written(client: TestClient, timeout_s: float = 20) -> None:
+    deadline = time.monotonic() + timeout_s
+    while _metric(client, "insight_capture_pending") > 0:
+        assert time.monotonic() < deadline, "captured requests still pending"
+        time.sleep(0.05)
+
+
+def _rows(url: str) -> list[CapturedRequest]:
+    engine = create_engine_for(url)
+    try:
+        with sa.orm.Session(engine) as session:
+            return list(session.scalars(sa.select(CapturedRequest).order_by(CapturedRequest.id)))
+    finally:
+        engine.dispose()
+
+
+def _stored_text(url: str) -> str:
+    """Every captured row as JSON text: what a search of the database would find."""
+    return json.dumps(
+        [
+            {
+                column: str(getattr(row, column))
+                for column in CapturedRequest.__table__.columns.keys()  # noqa: SIM118
+            }
+            | {"body": row.body, "answer": row.answer}
+            for row in _rows(url)
+        ],
+        ensure_ascii=False,
+    )
+
+
+@pytest.fixture
+def customer_features(customer_world) -> dict:
+    from tests.api.test_customers import _features
+
+    return _features(customer_world, 0)
+
+
+def test_scoring_requests_are_captured_with_every_field_and_masked(
+    full_store, migrated_url, customer_features
+):
+    served = TEXT_MODELS + list(CUSTOMER_MODEL_NAMES)
+    record = customer_features | {"客户姓名": NAME, "Mobile": PHONE, "note": SECRET_TEXT}
+    with capturing_app(full_store, migrated_url, served_models=served) as client:
+        classified = client.post(
+            CLASSIFY, json={"text": SECRET_TEXT}, headers={"X-Request-ID": "t-1"}
+        )
+        invalid = client.post(CLASSIFY, json={"texts": [SECRET_TEXT, 5]})
+        scored = client.post("/v1/customers/score", json={"customers": [{"features": record}]})
+        assert client.put(f"/v1/customers/C{PHONE}", json={"features": record}).status_code == 200
+        profile = client.get(f"/v1/customers/C{PHONE}/profile")
+        assert client.get("/healthz").status_code == 200  # not a scoring endpoint
+        _wait_until_written(client)
+    rows = _rows(migrated_url)
+    assert [(row.endpoint, row.status) for row in rows] == [
+        (CLASSIFY, 200),
+        (CLASSIFY, 422),
+        ("/v1/customers/score", 200),
+        ("/v1/customers/C〔手机号〕/profile", 200),
+    ]
+    first = rows[0]
+    assert first.request_id == "t-1"
+    assert first.body == {
+        "text": "我叫〔姓名〕，手机〔手机号〕，身份证〔身份证号〕，邮箱〔邮箱〕，宽带断网三天了"
+    }
+    assert first.answer == classified.json()
+    assert first.model_versions == classified.json()["models"]
+    assert 0 < first.latency_ms < 5000
+    assert rows[1].request_id == invalid.headers["x-request-id"] and rows[1].model_versions == []
+    assert rows[2].model_versions == scored.json()["models"]
+    assert rows[2].body["customers"][0]["features"]["客户姓名"] == "〔姓名〕"
+    assert rows[2].body["customers"][0]["features"]["age"] == customer_features["age"]
+    assert rows[3].body is None
+    assert rows[3].answer["customer"]["features"]["Mobile"] == "〔手机号〕"
+    assert rows[3].answer["scores"] == profile.json()["scores"]
+    stored = _stored_text(migrated_url)
+    for secret in (PHONE, ID_NUMBER, EMAIL, NAME):
+        assert secret not in stored
+
+
+def test_capture_off_installs_nothing(trained_store, migrated_url):
+    with capturing_app(trained_store, migrated_url, capture_enabled=False) as client:
+        assert client.post(CLASSIFY, json={"text": "宽带断网了"}).status_code == 200
+        assert client.app.state.capture is None
+    assert _rows(migrated_url) == []
+
+
+BOUND, PAST_BOUND = 20, 7
+
+
+def test_a_database_outage_loses_nothing_within_the_bound_and_counts_the_rest(
+    trained_store, migrated_url, caplog
+):
+    caplog.set_level(logging.WARNING, logger="app.capture")
+    outage = DatabaseOutage(migrated_url)
+    try:
+        with capturing_app(trained_store, outage.app_url, capture_buffer_size=BOUND) as client:
+            _classify(client, ["before-0", "before-1"])
+            _wait_until_written(client)
+            dropped_before = _metric(client, "insight_capture_dropped_total")
+            outage.begin()
+            ids = [f"during-{i:02d}" for i in range(BOUND + PAST_BOUND)]
+            latencies = _classify(client, ids)
+            assert max(latencies) < 1.0 and statistics.median(latencies) < 0.25
+            assert _metric(client, "insight_capture_pending") == BOUND
+            assert _metric(client, "insight_capture_dropped_total") - dropped_before == PAST_BOUND
+            _wait_for_log(caplog, "unavailable")  # the writer failed, and retries meanwhile
+            outage.end()
+            _wait_until_written(client)
+    finally:
+        outage.dispose()
+    stored = [row.request_id for row in _rows(migrated_url)]
+    assert stored == ["before-0", "before-1", *ids[:BOUND]]
+    messages = [record.getMessage() for record in caplog.records]
+    assert sum("unavailable" in message for message in messages) == 1
+    assert sum("buffer is full" in message for message in messages) == 1
+    assert sum(f"{PAST_BOUND} were dropped" in message for message in messages) == 1
+
+
+def _wait_for_log(caplog, words: str, timeout_s: float = 15) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not any(words in record.getMessage() for record in caplog.records):
+        assert time.monotonic() < deadline, f"nothing logged {words!r}"
+        time.sleep(0.05)
+
+
+def _classify(client: TestClient, request_ids: list[str]) -> list[float]:
+    latencies = []
+    for request_id in request_ids:
+        started = time.perf_counter()
+        response = client.post(
+            CLASSIFY, json={"text": SECRET_TEXT}, headers={"X-Request-ID": request_id}
+        )
+        latencies.append(time.perf_counter() - started)
+        assert response.status_code == 200
+    return latencies
+
+
+def test_insight_serve_writes_what_is_pending_when_it_stops(trained_store, tmp_path):
+    url = f"sqlite:///{tmp_path / 'insight.db'}"
+    upgrade(url)
+    port = _free_port()
+    settings = settings_for(trained_store)
+    env = {
+        **os.environ,
+        "INSIGHT_MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,
+        "INSIGHT_MLFLOW_ARTIFACT_ROOT": settings.mlflow_artifact_root,
+        "INSIGHT_SERVED_MODELS": json.dumps(settings.served_models),
+        "INSIGHT_DATABASE_URL": url,
+        "INSIGHT_PORT": str(port),
+        # Nothing is written before the stop: what the table holds, the shutdown flushed.
+        "INSIGHT_CAPTURE_FLUSH_INTERVAL_SECONDS": "3600",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+            _wait_ready(client, server)
+            for _ in range(3):
+                assert client.post(CLASSIFY, json={"text": SECRET_TEXT}).status_code == 200
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output = server.communicate(timeout=30)[0].decode()
+    rows = _rows(url)
+    assert len(rows) == 3 and all(row.status == 200 for row in rows)
+    assert PHONE not in _stored_text(url) and PHONE not in output and NAME not in output

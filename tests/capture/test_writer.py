@@ -1,0 +1,146 @@
+"""The buffer and the writer, against a real app database (SQLite, and PostgreSQL when set)."""
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import orjson
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+from app.capture.buffer import CaptureBuffer, RawCapture
+from app.capture.masking import NAME, PHONE
+from app.capture.retention import prune_captures
+from app.capture.writer import CaptureWriter, WriterPolicy
+from app.cli import main
+from app.db import create_engine_for
+from app.db.models import CapturedRequest
+
+ANSWER = {
+    "results": [{"category": "网络信号", "confidence": 0.9}],
+    "models": [
+        {"name": "demand-classifier", "version": "3", "alias": "staging"},
+        {"name": "spam-filter", "version": "1", "alias": "production"},
+    ],
+}
+
+
+def _raw(request_id: str, text: str = "我叫张伟，手机13812345678，没信号", **fields) -> RawCapture:
+    values = {
+        "request_id": request_id,
+        "endpoint": "/v1/demands/classify",
+        "body": orjson.dumps({"text": text}),
+        "answer": orjson.dumps(ANSWER),
+        "status": 200,
+        "latency_ms": 1.25,
+        "received_at": time.time(),
+    }
+    return RawCapture(**(values | fields))
+
+
+def _rows(url: str) -> list[CapturedRequest]:
+    engine = create_engine_for(url)
+    try:
+        with sa.orm.Session(engine) as session:
+            return list(session.scalars(sa.select(CapturedRequest).order_by(CapturedRequest.id)))
+    finally:
+        engine.dispose()
+
+
+def test_the_buffer_keeps_its_bound_exactly_and_counts_what_it_drops():
+    buffer = CaptureBuffer(3)
+    kept = [buffer.put(_raw(str(i))) for i in range(5)]
+    assert kept == [True, True, True, False, False]
+    assert len(buffer) == 3 and buffer.dropped == 2
+    assert [e.request_id for e in buffer.peek(2)] == ["0", "1"]
+    assert len(buffer) == 3  # peeking leaves entries in place until they are written
+    buffer.discard(2)
+    assert [e.request_id for e in buffer.peek(5)] == ["2"]
+
+
+def test_the_writer_stores_masked_rows_with_every_field(migrated_url):
+    buffer = CaptureBuffer(100)
+    for i in range(7):
+        buffer.put(_raw(f"r{i}"))
+    buffer.put(_raw("bad-json", body=b'{"text": "13812345678', status=400, answer=b""))
+    writer = CaptureWriter(buffer, migrated_url, WriterPolicy(batch_size=3))
+    assert writer.flush() is True
+    writer.stop()
+    rows = _rows(migrated_url)
+    assert [row.request_id for row in rows] == [*(f"r{i}" for i in range(7)), "bad-json"]
+    first = rows[0]
+    assert first.endpoint == "/v1/demands/classify"
+    assert first.body == {"text": f"我叫{NAME}，手机{PHONE}，没信号"}
+    assert first.answer == ANSWER
+    assert first.model_versions == ANSWER["models"]
+    assert first.latency_ms == 1.25 and first.status == 200
+    assert abs(first.captured_at - datetime.now(UTC)) < timedelta(minutes=1)
+    assert rows[-1].body == '{"text": "' + PHONE and rows[-1].answer is None
+    assert rows[-1].model_versions == []
+
+
+def test_stopping_writes_what_is_pending(migrated_url):
+    buffer = CaptureBuffer(100)
+    writer = CaptureWriter(buffer, migrated_url, WriterPolicy(flush_interval_s=3600))
+    writer.start()
+    for i in range(5):
+        buffer.put(_raw(f"r{i}"))
+    assert writer.stop() == 0
+    assert len(_rows(migrated_url)) == 5
+
+
+def _store_aged_rows(url: str, ages_in_days: list[int], now: datetime) -> None:
+    engine = create_engine_for(url)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.insert(CapturedRequest),
+            [
+                {
+                    "request_id": f"{age}d",
+                    "endpoint": "/v1/demands/classify",
+                    "body": {"text": "x"},
+                    "answer": None,
+                    "model_versions": [],
+                    "latency_ms": 1.0,
+                    "status": 200,
+                    "captured_at": now - timedelta(days=age, minutes=1),
+                }
+                for age in ages_in_days
+            ],
+        )
+    engine.dispose()
+
+
+def test_retention_deletes_rows_older_than_the_setting(migrated_url):
+    now = datetime.now(UTC)
+    _store_aged_rows(migrated_url, [0, 6, 7, 40], now)
+    engine = create_engine_for(migrated_url)
+    assert prune_captures(engine, retention_days=7, now=now) == 2
+    engine.dispose()
+    assert sorted(row.request_id for row in _rows(migrated_url)) == ["0d", "6d"]
+
+
+def test_insight_captures_prune(migrated_url, monkeypatch):
+    _store_aged_rows(migrated_url, [1, 3, 31], datetime.now(UTC))
+    monkeypatch.setenv("INSIGHT_DATABASE_URL", migrated_url)
+    result = CliRunner().invoke(main, ["captures", "prune"])
+    assert result.exit_code == 0, result.output
+    assert "deleted 1 captured requests older than 30 days" in result.output
+    result = CliRunner().invoke(main, ["captures", "prune", "--older-than-days", "2"])
+    assert "deleted 1 captured" in result.output
+    assert [row.request_id for row in _rows(migrated_url)] == ["1d"]
+
+
+def test_the_writer_prunes_when_it_starts(migrated_url):
+    buffer = CaptureBuffer(10)
+    buffer.put(_raw("old", received_at=time.time() - 3 * 86400))
+    buffer.put(_raw("new"))
+    writer = CaptureWriter(buffer, migrated_url, WriterPolicy(batch_size=10))
+    writer.flush()
+    writer.stop()
+    writer = CaptureWriter(buffer, migrated_url, WriterPolicy(retention_days=2))
+    writer.start()
+    deadline = time.monotonic() + 10
+    while len(_rows(migrated_url)) != 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    writer.stop()
+    assert [row.request_id for row in _rows(migrated_url)] == ["new"]
