@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import mlflow
 import numpy as np
 import pandas as pd
@@ -203,6 +204,7 @@ def _log_run(task, model, data, evaluation, params, store):
         mlflow.log_metrics(evaluation.metrics)
         for name, figure in evaluation.figures.items():
             mlflow.log_figure(figure, name)
+            plt.close(figure)  # pyplot keeps every figure until closed
         for name, text in evaluation.tables.items():
             mlflow.log_text(text, name)
         card = customer_model_card(task, params, evaluation)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jieba
+import matplotlib.pyplot as plt
 import mlflow
 import pandas as pd
 from sklearn.model_selection import train_test_split
@@ -144,6 +145,7 @@ def _log_run(task, model, keywords, svm_eval, keyword_eval, params, store, train
             title = f"{task.model_name} ({'keywords' if prefix else 'SVM'})"
             figure = confusion_matrix_figure(evaluation.confusion, evaluation.labels, title)
             mlflow.log_figure(figure, f"{prefix}confusion_matrix.png")
+            plt.close(figure)  # pyplot keeps every figure until closed
             mlflow.log_text(evaluation.report, f"{prefix}classification_report.txt")
         mlflow.log_dict(keywords.keywords_, "keywords.json")
         card = text_model_card(task, params, svm_eval, keyword_eval)

