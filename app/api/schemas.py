@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class ClassifyRequest(BaseModel):
@@ -50,6 +50,8 @@ class LoadedModel(ModelRef):
 class LoadFailureOut(BaseModel):
     """A model's alias without the serving version it should have; the old one keeps serving."""
 
+    model_config = ConfigDict(from_attributes=True)  # read straight from a LoadFailure
+
     model: str
     alias: str
     version: str | None = Field(description="The version that failed; null: none to load.")
@@ -77,6 +79,8 @@ class Readiness(BaseModel):
 
 
 class AliasCheckOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # read straight from an AliasCheck
+
     model: str
     alias: str
     version: str | None = Field(description="Serving now; for a failure, the version that failed.")

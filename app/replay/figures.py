@@ -34,17 +34,7 @@ def flip_matrix_figure(matrix: dict[str, dict[str, int]], title: str) -> Figure:
     threshold = off_diagonal.max() / 2 if off_diagonal.size else 0
     for (row, column), count in np.ndenumerate(counts):
         colour = "white" if row != column and count > threshold else "black"
-        weight = "bold" if row != column and count else "normal"
-        axes.text(
-            column,
-            row,
-            str(count),
-            ha="center",
-            va="center",
-            color=colour,
-            fontsize=8,
-            fontweight=weight,
-        )
+        axes.text(column, row, str(count), ha="center", va="center", color=colour, fontsize=8)
     figure.tight_layout()
     return figure
 

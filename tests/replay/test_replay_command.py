@@ -213,3 +213,26 @@ def test_a_database_that_is_behind_is_refused(
     result = insight("--report", tmp_path)
     assert result.exit_code == 1
     assert "insight db upgrade" in result.output
+
+
+def test_a_request_id_masked_at_capture_is_not_sent_as_a_header(
+    insight, replay_env, production_traffic, tmp_path
+):
+    import sqlalchemy as sa
+
+    from app.db import create_engine_for
+    from app.db.models import CapturedRequest
+
+    (first, *_) = insert_captures(replay_env, production_traffic.captures[:2])
+    engine = create_engine_for(replay_env)
+    with engine.begin() as connection:
+        masked = sa.update(CapturedRequest).where(CapturedRequest.id == first)
+        connection.execute(masked.values(request_id="〔手机号〕c7295674762bbe"))
+    engine.dispose()
+
+    result = insight("--report", tmp_path)
+
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["requests"]["replayed"] == 2
+    assert not report["failures"]["requests"]

@@ -6,7 +6,6 @@ from fastapi import APIRouter
 
 from app.api.deps import CatalogDep
 from app.api.schemas import AliasCheckOut, RefreshResponse
-from app.services.model_snapshot import AliasCheck
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
@@ -33,15 +32,5 @@ def refresh_models(catalog: CatalogDep) -> RefreshResponse:
         "unchanged": [],
     }
     for check in checks:
-        by_outcome[check.outcome].append(_check_out(check))
+        by_outcome[check.outcome].append(AliasCheckOut.model_validate(check))
     return RefreshResponse(checked_at=catalog.snapshot.checked_at, **by_outcome)
-
-
-def _check_out(check: AliasCheck) -> AliasCheckOut:
-    return AliasCheckOut(
-        model=check.model,
-        alias=check.alias,
-        version=check.version,
-        previous_version=check.previous_version,
-        error=check.error,
-    )

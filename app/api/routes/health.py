@@ -7,8 +7,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from app.api.deps import CatalogDep
-from app.api.routes.models import load_failure
-from app.api.schemas import Readiness
+from app.api.schemas import LoadFailureOut, Readiness
 from app.core.metrics import exposition
 
 router = APIRouter(tags=["health"])
@@ -41,7 +40,7 @@ def readyz(catalog: CatalogDep) -> JSONResponse:
             for alias, by_name in snapshot.loaded.items()
         },
         unavailable=dict(snapshot.serving[snapshot.alias].unavailable),
-        failures=[load_failure(failure) for failure in snapshot.failures],
+        failures=[LoadFailureOut.model_validate(f) for f in snapshot.failures],
         checked_at=snapshot.checked_at,
     )
     return JSONResponse(

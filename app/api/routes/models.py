@@ -7,7 +7,6 @@ from fastapi import APIRouter
 from app.api.deps import CatalogDep, ServingModelsDep
 from app.api.schemas import LoadedModel, LoadFailureOut, ModelsResponse
 from app.core.errors import UnknownModelError
-from app.services.model_snapshot import LoadFailure
 from app.services.served_models import ServedModel
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
@@ -20,7 +19,7 @@ def list_models(catalog: CatalogDep) -> ModelsResponse:
     return ModelsResponse(
         alias=snapshot.alias,
         models=[loaded_model(m) for by_name in snapshot.loaded.values() for m in by_name.values()],
-        failures=[load_failure(failure) for failure in snapshot.failures],
+        failures=[LoadFailureOut.model_validate(f) for f in snapshot.failures],
         checked_at=snapshot.checked_at,
     )
 
@@ -44,14 +43,4 @@ def loaded_model(model: ServedModel) -> LoadedModel:
         run_id=model.run_id,
         loaded_at=model.loaded_at.isoformat(),
         outputs=model.outputs,
-    )
-
-
-def load_failure(failure: LoadFailure) -> LoadFailureOut:
-    return LoadFailureOut(
-        model=failure.model,
-        alias=failure.alias,
-        version=failure.version,
-        error=failure.error,
-        at=failure.at,
     )
