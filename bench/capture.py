@@ -4,8 +4,9 @@
 
 Both servers (one worker each, the text models of the registry's production alias) start
 side by side on a fresh SQLite app database; wrk drives POST /v1/demands/classify with one
-text per request at 8 connections, alternating between them round by round (off, on, on,
-off, ...) so that drift on a shared machine hits both alike. A fifth of the texts carry
+text per request at 1 and at 8 connections (8 saturates two cores), alternating between the
+servers round by round (off, on, on, off, ...) so that drift on a shared machine hits both
+alike. A fifth of the texts carry
 planted personal data, so the masking does real work. The figures are the medians over rounds;
 the overhead is that of the median latency (target: under 5%).
 """
@@ -55,18 +56,23 @@ def main() -> None:
         }
         command = [sys.executable, "-m", "app.cli", "serve"]
         print(
-            f"{len(bodies)} bodies, one text each; {options.connections} connections; "
-            f"{options.rounds} rounds of {options.seconds:.0f} s per server; "
-            f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at the start"
+            f"{len(bodies)} bodies, one text each; {options.rounds} rounds of "
+            f"{options.seconds:.0f} s per server and connection count; {os.cpu_count()} cores, "
+            f"load average {os.getloadavg()[0]:.2f} at the start"
         )
+        figures = {}
         with (
             running_server(command, _env(env, "capture off", enabled=False)) as off,
             running_server(command, _env(env, "capture on", enabled=True)) as on,
         ):
-            results, cpu = _measure(bodies, options, {"capture off": off.pid, "capture on": on.pid})
-            captured = _capture_metrics(PORTS["capture on"])
-    _print(results, cpu, captured)
-    _save(results, cpu, captured, options.out)
+            pids = {"capture off": off.pid, "capture on": on.pid}
+            for connections in options.connections:
+                print(f"\n{connections} connection(s)")
+                results, cpu = _measure(bodies, options, pids, connections)
+                captured = _capture_metrics(PORTS["capture on"])
+                _print(results, cpu, captured)
+                figures[connections] = _figures(results, cpu, captured)
+    _save(figures, options.out)
 
 
 def _options() -> argparse.Namespace:
@@ -75,7 +81,9 @@ def _options() -> argparse.Namespace:
     )
     parser.add_argument("--seconds", type=float, default=5.0, help="wrk duration per round")
     parser.add_argument("--rounds", type=int, default=8, help="rounds per server")
-    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument(
+        "--connections", type=int, nargs="+", default=[1, 8], help="connection counts to measure"
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/results/capture.json"))
     return parser.parse_args()
 
@@ -97,7 +105,7 @@ def _url(name: str) -> str:
 
 
 def _measure(
-    bodies: list[str], options: argparse.Namespace, pids: dict[str, int]
+    bodies: list[str], options: argparse.Namespace, pids: dict[str, int], connections: int
 ) -> tuple[dict[str, list[LoadResult]], dict[str, list[float]]]:
     """Each server's wrk figures per round, and its CPU time per request in microseconds
     (the capture writer's work after the round included): the figure a busy machine
@@ -106,15 +114,13 @@ def _measure(
     cpu: dict[str, list[float]] = {name: [] for name in PORTS}
     for name in PORTS:
         wait_until_answering(_url(name), bodies[0])
-        run_wrk(_url(name), bodies, connections=options.connections, seconds=3)  # warm-up
+        run_wrk(_url(name), bodies, connections=connections, seconds=3)  # warm-up
     for round_number in range(options.rounds):
         order = list(PORTS) if round_number % 2 == 0 else list(reversed(PORTS))
         for name in order:
             _wait_until_written(PORTS["capture on"])
             cpu_before = _cpu_seconds(pids[name])
-            result = run_wrk(
-                _url(name), bodies, connections=options.connections, seconds=options.seconds
-            )
+            result = run_wrk(_url(name), bodies, connections=connections, seconds=options.seconds)
             _wait_until_written(PORTS["capture on"])
             requests = result.requests_per_s * options.seconds
             cpu[name].append((_cpu_seconds(pids[name]) - cpu_before) / requests * 1e6)
@@ -192,20 +198,21 @@ def _overhead(off: float, on: float) -> float:
     return (on / off - 1) * 100 if off else float("nan")
 
 
-def _save(
-    results: dict[str, list[LoadResult]],
-    cpu: dict[str, list[float]],
-    captured: dict[str, float],
-    out: Path,
-) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    data = {
+def _figures(
+    results: dict[str, list[LoadResult]], cpu: dict[str, list[float]], captured: dict[str, float]
+) -> dict:
+    return {
         "rounds": {name: [vars(r) for r in rounds] for name, rounds in results.items()},
         "cpu_us_per_request": cpu,
         "medians": {name: _summary(rounds, cpu[name]) for name, rounds in results.items()},
         "captured": _with_zeros(captured),
     }
-    out.write_text(json.dumps(data, indent=2))
+
+
+def _save(figures: dict[int, dict], out: Path) -> None:
+    """Per connection count: every round, the medians and the capture counters so far."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({str(c): f for c, f in figures.items()}, indent=2))
     print(f"figures saved to {out}")
 
 

@@ -155,6 +155,8 @@ def test_uuid_request_ids_are_kept_whole_and_others_masked():
 
     looks_like_a_phone = "a13812345678b0c0d0e0f00000000000"  # 32 hex digits, a mobile inside
     assert stored_id(looks_like_a_phone) == looks_like_a_phone
-    assert stored_id("0a1b2c3d-4e5f-4a7b-8c9d-0e1f2a3b4c5d") == "0a1b2c3d-4e5f-4a7b-8c9d-0e1f2a3b4c5d"
+    assert (
+        stored_id("0a1b2c3d-4e5f-4a7b-8c9d-0e1f2a3b4c5d") == "0a1b2c3d-4e5f-4a7b-8c9d-0e1f2a3b4c5d"
+    )
     assert "13812345678" not in stored_id("call-13812345678")
     assert PHONE in stored_id("call-13812345678")
