@@ -33,7 +33,6 @@ from app.db.session import create_engine_for
 # Short waits on a locked SQLite file or an unreachable server: the writer retries soon
 # anyway, and a stopping service must not hang behind one.
 SQLITE_LOCK_WAIT_S, CONNECT_TIMEOUT_S = 2, 3
-WORKER_NICENESS = 5
 
 
 def serve(connection: Connection) -> None:
@@ -98,6 +97,16 @@ def _insert(engine: Engine, rows: list[dict[str, Any]]) -> None:
             connection.execute(insert(CapturedRequest), rows)
 
 
+def run_when_idle() -> None:
+    """Put this process in Linux's idle scheduling class (SCHED_IDLE): it runs only when no
+    other process wants the CPU, so it never takes a core from the service or its clients.
+    Elsewhere, the lowest priority."""
+    if hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    else:
+        os.nice(19)
+
+
 def writer_engine(database_url: str) -> Engine:
     if make_url(database_url).get_backend_name() == "sqlite":
         return create_engine_for(database_url, connect_args={"timeout": SQLITE_LOCK_WAIT_S})
@@ -108,6 +117,6 @@ if __name__ == "__main__":
     # Ctrl-C reaches the whole process group: the service stops this worker itself, after
     # writing what is pending.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # Below the service in the CPU queue: on a busy machine the buffer waits, not the answers.
-    os.nice(WORKER_NICENESS)
+    # Only on CPU time nothing else wants: on a busy machine the buffer waits, not the answers.
+    run_when_idle()
     serve(Connection(int(sys.argv[1])))

@@ -1,9 +1,11 @@
 """The buffer and the writer, against a real app database (SQLite, and PostgreSQL when set)."""
 
+import os
 import time
 from datetime import UTC, datetime, timedelta
 
 import orjson
+import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
@@ -160,3 +162,15 @@ def test_uuid_request_ids_are_kept_whole_and_others_masked():
     )
     assert "13812345678" not in stored_id("call-13812345678")
     assert PHONE in stored_id("call-13812345678")
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux's idle scheduling class")
+def test_the_worker_runs_only_on_cpu_time_nothing_else_wants(migrated_url):
+    buffer = CaptureBuffer(10)
+    buffer.put(_raw("r0"))
+    writer = CaptureWriter(buffer, migrated_url, WriterPolicy())
+    assert writer.flush() is True  # starts the worker
+    try:
+        assert os.sched_getscheduler(writer._worker._process.pid) == os.SCHED_IDLE
+    finally:
+        writer.stop()
