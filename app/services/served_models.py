@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -117,7 +118,14 @@ def load_served_model(client: MlflowClient, version: ModelVersion, alias: str) -
     # From the version's own storage location: a models:/ URI would be resolved against
     # whichever registry this process last activated.
     uri = client.get_model_version_download_uri(version.name, version.version)
-    pyfunc = mlflow.pyfunc.load_model(uri)
+    import_path = list(sys.path)
+    try:
+        pyfunc = mlflow.pyfunc.load_model(uri)
+    finally:
+        # MLflow puts the model's shipped code folder (our training package, for `mlflow
+        # models serve`) on sys.path at every load: one more entry per swap, for ever. This
+        # process has the package imported already, so the path goes back as it was.
+        sys.path[:] = import_path
     python_model = pyfunc.unwrap_python_model()
     origin = {
         "name": version.name,

@@ -203,3 +203,17 @@ def test_production_alias_deleted_keeps_the_loaded_version_serving(text_versions
     assert failed["version"] is None and "still serving version" in failed["error"]
     assert _demand_ref(answer) == (text_versions.base, PRODUCTION)
     assert ready.status_code == 200 and ready.json()["failures"][0]["model"] == DEMAND
+
+
+def test_loading_versions_again_and_again_leaves_the_import_path_as_it_was(text_versions):
+    import sys
+
+    from app.services.served_models import load_served_model
+    from model_registry.registry import resolve_version
+
+    client = text_versions.store.activate()
+    version = resolve_version(client, "demand-classifier", alias="production")
+    before = list(sys.path)
+    for _ in range(2):
+        assert load_served_model(client, version, "production").version == str(version.version)
+    assert sys.path == before
