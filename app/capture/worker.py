@@ -101,9 +101,9 @@ def run_when_idle() -> None:
     """Put this process in Linux's idle scheduling class (SCHED_IDLE): it runs only when no
     other process wants the CPU, so it never takes a core from the service or its clients.
     Elsewhere, the lowest priority."""
-    if hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
+    try:
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-    else:
+    except (AttributeError, OSError):  # not Linux, or a sandbox that forbids it
         os.nice(19)
 
 
