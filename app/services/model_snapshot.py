@@ -119,7 +119,8 @@ def _serving_models(
             unavailable[name] = (
                 errors[0] if errors else "still loading" if loading else "not loaded"
             )
+    # While the first load runs, a snapshot follows every model loaded: a joint scorer for each
+    # partial set would be built only to be thrown away. Requests meanwhile score model by model.
     customers = [m for m in models.values() if isinstance(m, ServedCustomerModel)]
-    return ServingModels(
-        alias, MappingProxyType(models), MappingProxyType(unavailable), joint_scorer(customers)
-    )
+    joint = None if loading else joint_scorer(customers)
+    return ServingModels(alias, MappingProxyType(models), MappingProxyType(unavailable), joint)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.db.models import Customer
-from app.services.customer_scoring import feature_problems, feature_rules
+from app.services.feature_checks import feature_problems
 from app.services.served_models import ServedCustomerModel
 from training.customer_tasks import CHANNEL_LEVELS
 
@@ -24,8 +24,7 @@ def channel_preference_report(session: Session, model: ServedCustomerModel) -> d
     counts: dict[str, Counter] = {}
     scored = unscorable = 0
     for records in _record_chunks(session):
-        rules = feature_rules(model.input_schema)
-        usable = [r for r in records if not feature_problems(r, rules, field="")]
+        usable = [r for r in records if not feature_problems(r, model.feature_rules, field="")]
         unscorable += len(records) - len(usable)
         if not usable:
             continue

@@ -6,6 +6,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 
 import mlflow.pyfunc
 import numpy as np
@@ -13,6 +14,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
 from mlflow.types import Schema
 
+from app.services.feature_checks import FeatureRule, feature_rules
 from training.forest_scorer import ForestScorer, UnsupportedPipelineError
 from training.tabular_model import CustomerModel
 from training.text_model import AnalyzedText, TextClassifierModel, TextScorer
@@ -70,6 +72,11 @@ class ServedCustomerModel(ServedModel):
     @property
     def outputs(self) -> list[str]:
         return list(self.model.pipelines)
+
+    @cached_property
+    def feature_rules(self) -> tuple[FeatureRule, ...]:
+        """What a feature record must hold, by the signature: built once, checked per record."""
+        return feature_rules(self.input_schema)
 
     def answer(self, records: list[dict], joint: ForestScorer | None = None) -> list[dict]:
         """The model's answer for each feature record, as plain dicts; with ``joint`` (a

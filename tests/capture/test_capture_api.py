@@ -15,13 +15,12 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
-import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from app.db import create_engine_for
 from app.db.migrations import upgrade
 from app.db.models import CapturedRequest
 from app.main import create_app
+from tests.capture.conftest import captured_rows
 from tests.capture.outage import DatabaseOutage
 from tests.conftest import CUSTOMER_MODEL_NAMES, TEXT_MODELS, settings_for, wait_until_ready
 from tests.test_server import _free_port, _wait_ready
@@ -56,15 +55,6 @@ def _wait_until_written(client: TestClient, timeout_s: float = 20) -> None:
         time.sleep(0.05)
 
 
-def _rows(url: str) -> list[CapturedRequest]:
-    engine = create_engine_for(url)
-    try:
-        with sa.orm.Session(engine) as session:
-            return list(session.scalars(sa.select(CapturedRequest).order_by(CapturedRequest.id)))
-    finally:
-        engine.dispose()
-
-
 def _stored_text(url: str) -> str:
     """Every captured row as JSON text: what a search of the database would find."""
     return json.dumps(
@@ -74,7 +64,7 @@ def _stored_text(url: str) -> str:
                 for column in CapturedRequest.__table__.columns.keys()  # noqa: SIM118
             }
             | {"body": row.body, "answer": row.answer}
-            for row in _rows(url)
+            for row in captured_rows(url)
         ],
         ensure_ascii=False,
     )
@@ -102,7 +92,7 @@ def test_scoring_requests_are_captured_with_every_field_and_masked(
         profile = client.get(f"/v1/customers/C{PHONE}/profile")
         assert client.get("/healthz").status_code == 200  # not a scoring endpoint
         _wait_until_written(client)
-    rows = _rows(migrated_url)
+    rows = captured_rows(migrated_url)
     assert [(row.endpoint, row.status) for row in rows] == [
         (CLASSIFY, 200),
         (CLASSIFY, 422),
@@ -133,7 +123,7 @@ def test_capture_off_installs_nothing(trained_store, migrated_url):
     with capturing_app(trained_store, migrated_url, capture_enabled=False) as client:
         assert client.post(CLASSIFY, json={"text": "宽带断网了"}).status_code == 200
         assert client.app.state.capture is None
-    assert _rows(migrated_url) == []
+    assert captured_rows(migrated_url) == []
 
 
 BOUND, PAST_BOUND = 20, 7
@@ -160,7 +150,7 @@ def test_a_database_outage_loses_nothing_within_the_bound_and_counts_the_rest(
             _wait_until_written(client)
     finally:
         outage.dispose()
-    stored = [row.request_id for row in _rows(migrated_url)]
+    stored = [row.request_id for row in captured_rows(migrated_url)]
     assert stored == ["before-0", "before-1", *ids[:BOUND]]
     messages = [record.getMessage() for record in caplog.records]
     assert sum("unavailable" in message for message in messages) == 1
@@ -216,6 +206,6 @@ def test_insight_serve_writes_what_is_pending_when_it_stops(trained_store, tmp_p
     finally:
         server.send_signal(signal.SIGTERM)
         output = server.communicate(timeout=30)[0].decode()
-    rows = _rows(url)
+    rows = captured_rows(url)
     assert len(rows) == 3 and all(row.status == 200 for row in rows)
     assert PHONE not in _stored_text(url) and PHONE not in output and NAME not in output

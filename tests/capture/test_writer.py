@@ -16,6 +16,7 @@ from app.capture.writer import CaptureWriter, WriterPolicy
 from app.cli import main
 from app.db import create_engine_for
 from app.db.models import CapturedRequest
+from tests.capture.conftest import captured_rows
 
 ANSWER = {
     "results": [{"category": "网络信号", "confidence": 0.9}],
@@ -39,15 +40,6 @@ def _raw(request_id: str, text: str = "我叫张伟，手机13812345678，没信
     return RawCapture(**(values | fields))
 
 
-def _rows(url: str) -> list[CapturedRequest]:
-    engine = create_engine_for(url)
-    try:
-        with sa.orm.Session(engine) as session:
-            return list(session.scalars(sa.select(CapturedRequest).order_by(CapturedRequest.id)))
-    finally:
-        engine.dispose()
-
-
 def test_the_buffer_keeps_its_bound_exactly_and_counts_what_it_drops():
     buffer = CaptureBuffer(3)
     kept = [buffer.put(_raw(str(i))) for i in range(5)]
@@ -67,7 +59,7 @@ def test_the_writer_stores_masked_rows_with_every_field(migrated_url):
     writer = CaptureWriter(buffer, migrated_url, WriterPolicy(batch_size=3))
     assert writer.flush() is True
     writer.stop()
-    rows = _rows(migrated_url)
+    rows = captured_rows(migrated_url)
     assert [row.request_id for row in rows] == [*(f"r{i}" for i in range(7)), "bad-json"]
     first = rows[0]
     assert first.endpoint == "/v1/demands/classify"
@@ -87,7 +79,7 @@ def test_stopping_writes_what_is_pending(migrated_url):
     for i in range(5):
         buffer.put(_raw(f"r{i}"))
     assert writer.stop() == 0
-    assert len(_rows(migrated_url)) == 5
+    assert len(captured_rows(migrated_url)) == 5
 
 
 def _store_aged_rows(url: str, ages_in_days: list[int], now: datetime) -> None:
@@ -118,7 +110,7 @@ def test_retention_deletes_rows_older_than_the_setting(migrated_url):
     engine = create_engine_for(migrated_url)
     assert prune_captures(engine, retention_days=7, now=now) == 2
     engine.dispose()
-    assert sorted(row.request_id for row in _rows(migrated_url)) == ["0d", "6d"]
+    assert sorted(row.request_id for row in captured_rows(migrated_url)) == ["0d", "6d"]
 
 
 def test_insight_captures_prune(migrated_url, monkeypatch):
@@ -129,7 +121,7 @@ def test_insight_captures_prune(migrated_url, monkeypatch):
     assert "deleted 1 captured requests older than 30 days" in result.output
     result = CliRunner().invoke(main, ["captures", "prune", "--older-than-days", "2"])
     assert "deleted 1 captured" in result.output
-    assert [row.request_id for row in _rows(migrated_url)] == ["1d"]
+    assert [row.request_id for row in captured_rows(migrated_url)] == ["1d"]
 
 
 def test_the_writer_prunes_when_it_starts(migrated_url):
@@ -142,10 +134,10 @@ def test_the_writer_prunes_when_it_starts(migrated_url):
     writer = CaptureWriter(buffer, migrated_url, WriterPolicy(retention_days=2))
     writer.start()
     deadline = time.monotonic() + 10
-    while len(_rows(migrated_url)) != 1 and time.monotonic() < deadline:
+    while len(captured_rows(migrated_url)) != 1 and time.monotonic() < deadline:
         time.sleep(0.05)
     writer.stop()
-    assert [row.request_id for row in _rows(migrated_url)] == ["new"]
+    assert [row.request_id for row in captured_rows(migrated_url)] == ["new"]
 
 
 def test_uuid_request_ids_are_kept_whole_and_others_masked():
