@@ -10,8 +10,15 @@ export OMP_NUM_THREADS ?= 1
 
 .PHONY: run test install models bench lint clean
 
-run: models ## set up, train and promote all six models, then serve on 127.0.0.1:8000
+run: models $(DATA)/admin.key ## set up, train and promote all six models, then serve on 127.0.0.1:8000
+	@echo "admin API key: $(DATA)/admin.key (readable by you only). Try:"
+	@echo "  curl -s -H \"Authorization: Bearer \$$(cat $(DATA)/admin.key)\" http://127.0.0.1:8000/v1/models"
 	INSIGHT_WORKERS=$${INSIGHT_WORKERS:-2} $(BIN)/insight serve
+
+# The first run's admin key; order-only, so retraining the models does not make another.
+$(DATA)/admin.key: | $(DATA)/models.ready
+	-$(BIN)/insight keys revoke make-run-admin > /dev/null 2>&1  # its secret file was lost
+	$(BIN)/insight keys create --name make-run-admin --scopes admin --secret-file $@
 
 test: install ## set up, then run the whole test suite
 	$(BIN)/pytest
@@ -46,6 +53,7 @@ bench: models ## our service vs `mlflow models serve` on the same registered ver
 	$(BIN)/python -m bench.serving
 	$(BIN)/python -m bench.customers
 	$(BIN)/python -m bench.capture
+	$(BIN)/python -m bench.auth
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

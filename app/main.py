@@ -7,14 +7,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from app.api.routes import admin, customers, demands, health, models, reports
 from app.capture.service import RequestCapture
 from app.core.config import Settings
 from app.core.errors import install_error_handlers
 from app.core.request_id import RequestIdMiddleware
+from app.core.request_metrics import RequestMetricsMiddleware
+from app.core.security import Keyring
 from app.db.migrations import ensure_up_to_date
 from app.db.session import create_engine_for, create_session_factory
+from app.services.deployment import WorkerSync
 from app.services.model_catalog import ModelCatalog
 from app.services.model_watcher import ModelWatcher
 
@@ -23,6 +27,11 @@ Customer-insight models for a telecom operator, served from the MLflow model reg
 
 Every answer names the model versions that produced it. Errors are
 `application/problem+json` (RFC 9457) and name the offending field.
+
+Every call but `/healthz`, `/readyz` and these docs needs an API key (`insight keys create`)
+holding the call's scope: `Authorization: Bearer <secret>` (the Authorize button here) or
+`X-API-Key: <secret>`. No key: 401; a key without the scope: 403 naming it; over the key's
+rate limit: 429 with `Retry-After`.
 """
 
 
@@ -30,6 +39,7 @@ def create_app(settings: Settings) -> FastAPI:
     """The service, loading the models behind the registry's aliases once it starts."""
 
     capture = RequestCapture(settings) if settings.capture_enabled else None
+    keyring = Keyring(required=settings.require_api_keys)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -45,29 +55,42 @@ def create_app(settings: Settings) -> FastAPI:
             load_staging=settings.load_staging,
         )
         app.state.catalog = catalog
+        sync = WorkerSync(
+            app.state.sessions,
+            keyring,
+            lambda: catalog.refresh(retry_failed=True),
+            interval_s=settings.sync_interval_seconds,
+        )
+        app.state.worker_sync = sync
+        await asyncio.to_thread(sync.start)  # the keys are read before the first request
         # The database must be migrated (it refuses to start otherwise); models load beside
         # the server, so /healthz answers and /readyz says 503 meanwhile, then follow the
         # registry's aliases.
         watcher = ModelWatcher(catalog, interval_s=settings.reload_interval_seconds)
         watcher.start()
         yield
+        await asyncio.to_thread(sync.stop)
         await asyncio.to_thread(watcher.stop)
         if capture:
             await asyncio.to_thread(capture.stop)
         engine.dispose()
 
-    app = FastAPI(
+    # /docs and /redoc take their JavaScript and CSS from an installed package, not a CDN:
+    # operators' networks are often offline.
+    app = FastAPIOffline(
         title="Customer-insight model service",
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.keyring = keyring
     install_error_handlers(app)
     app.state.capture = capture
     if capture:
         capture.install(app)  # inside RequestIdMiddleware, so the request id is set
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(RequestMetricsMiddleware)  # outermost: times all the rest
     for router in (
         demands.router,
         customers.router,

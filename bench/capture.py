@@ -7,8 +7,9 @@ side by side on a fresh SQLite app database; wrk drives POST /v1/demands/classif
 text per request at 1 and at 8 connections (8 saturates two cores), alternating between the
 servers round by round (off, on, on, off, ...) so that drift on a shared machine hits both
 alike. A fifth of the texts carry
-planted personal data, so the masking does real work. The figures are the medians over rounds;
-the overhead is that of the median latency (target: under 5%).
+planted personal data, so the masking does real work. Every request carries an API key the
+run makes in that database (scope `classify`, revoked at the end). The figures are the medians
+over rounds; the overhead is that of the median latency (target: under 5%).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import httpx
 
 from app.core.config import Settings
 from app.db.migrations import upgrade
+from bench.keys import bench_key
 from bench.load import (
     LoadResult,
     require_wrk,
@@ -62,13 +64,14 @@ def main() -> None:
         )
         figures = {}
         with (
+            bench_key(database_url, scopes=["classify"]) as api_key,
             running_server(command, _env(env, "capture off", enabled=False)) as off,
             running_server(command, _env(env, "capture on", enabled=True)) as on,
         ):
             pids = {"capture off": off.pid, "capture on": on.pid}
             for connections in options.connections:
                 print(f"\n{connections} connection(s)")
-                results, cpu = _measure(bodies, options, pids, connections)
+                results, cpu = _measure(bodies, options, pids, connections, api_key)
                 captured = _capture_metrics(PORTS["capture on"])
                 _print(results, cpu, captured)
                 figures[connections] = _figures(results, cpu, captured)
@@ -105,7 +108,11 @@ def _url(name: str) -> str:
 
 
 def _measure(
-    bodies: list[str], options: argparse.Namespace, pids: dict[str, int], connections: int
+    bodies: list[str],
+    options: argparse.Namespace,
+    pids: dict[str, int],
+    connections: int,
+    api_key: str,
 ) -> tuple[dict[str, list[LoadResult]], dict[str, list[float]]]:
     """Each server's wrk figures per round, and its CPU time per request in microseconds
     (the capture writer's work after the round included): the figure a busy machine
@@ -113,14 +120,20 @@ def _measure(
     results: dict[str, list[LoadResult]] = {name: [] for name in PORTS}
     cpu: dict[str, list[float]] = {name: [] for name in PORTS}
     for name in PORTS:
-        wait_until_answering(_url(name), bodies[0])
-        run_wrk(_url(name), bodies, connections=connections, seconds=3)  # warm-up
+        wait_until_answering(_url(name), bodies[0], api_key=api_key)
+        run_wrk(_url(name), bodies, connections=connections, seconds=3, api_key=api_key)  # warm-up
     for round_number in range(options.rounds):
         order = list(PORTS) if round_number % 2 == 0 else list(reversed(PORTS))
         for name in order:
             _wait_until_written(PORTS["capture on"])
             cpu_before = _cpu_seconds(pids[name])
-            result = run_wrk(_url(name), bodies, connections=connections, seconds=options.seconds)
+            result = run_wrk(
+                _url(name),
+                bodies,
+                connections=connections,
+                seconds=options.seconds,
+                api_key=api_key,
+            )
             _wait_until_written(PORTS["capture on"])
             requests = result.requests_per_s * options.seconds
             cpu[name].append((_cpu_seconds(pids[name]) - cpu_before) / requests * 1e6)

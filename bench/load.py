@@ -16,6 +16,8 @@ from pathlib import Path
 
 import httpx
 
+from bench.keys import auth_headers
+
 
 @dataclass(frozen=True)
 class LoadResult:
@@ -34,11 +36,19 @@ def require_wrk() -> str:
     return wrk
 
 
-def run_wrk(url: str, bodies: list[str], *, connections: int, seconds: float) -> LoadResult:
-    """POST the bodies round-robin at ``connections`` keep-alive connections for ``seconds``."""
+def run_wrk(
+    url: str,
+    bodies: list[str],
+    *,
+    connections: int,
+    seconds: float,
+    api_key: str | None = None,
+) -> LoadResult:
+    """POST the bodies round-robin at ``connections`` keep-alive connections for ``seconds``,
+    with ``Authorization: Bearer <api_key>`` when a key is given."""
     with tempfile.TemporaryDirectory() as folder:
         script = Path(folder) / "bodies.lua"
-        script.write_text(_lua_script(bodies), encoding="utf-8")
+        script.write_text(_lua_script(bodies, api_key), encoding="utf-8")
         threads = min(2, connections)
         output = subprocess.run(
             [
@@ -58,13 +68,16 @@ def run_wrk(url: str, bodies: list[str], *, connections: int, seconds: float) ->
     return _parse(output)
 
 
-def _lua_script(bodies: list[str]) -> str:
+def _lua_script(bodies: list[str], api_key: str | None = None) -> str:
+    """A wrk script sending the bodies in turn; every request carries the key, if any."""
     entries = ",\n".join(f"[==[{body}]==]" for body in bodies)
+    headers = {"Content-Type": "application/json", **auth_headers(api_key)}
+    fields = ", ".join(f'["{name}"] = [==[{value}]==]' for name, value in headers.items())
     return f"""
 local bodies = {{
 {entries}
 }}
-local headers = {{["Content-Type"] = "application/json"}}
+local headers = {{{fields}}}
 local i = 0
 request = function()
   i = i % #bodies + 1
@@ -93,18 +106,25 @@ def _parse(output: str) -> LoadResult:
     )
 
 
-def wait_until_answering(url: str, body: str, timeout_s: float = 120) -> None:
-    """Wait until ``url`` answers ``body`` with a 200."""
+def wait_until_answering(
+    url: str, body: str, timeout_s: float = 120, *, api_key: str | None = None
+) -> None:
+    """Wait until ``url`` answers ``body`` (sent with ``api_key``, if any) with a 200."""
+    headers = {"Content-Type": "application/json", **auth_headers(api_key)}
     deadline = time.monotonic() + timeout_s
+    last = "no answer"
     while time.monotonic() < deadline:
         try:
-            response = httpx.post(url, content=body, headers={"Content-Type": "application/json"})
+            response = httpx.post(url, content=body, headers=headers)
             if response.status_code == 200:
                 return
+            last = f"last answer {response.status_code}: {response.text[:200]}"
+            if response.status_code in (401, 403):  # the keys are read before it answers
+                break
         except httpx.TransportError:
             pass
         time.sleep(0.5)
-    raise SystemExit(f"{url} did not answer within {timeout_s:.0f} s")
+    raise SystemExit(f"{url} did not answer with a 200 within {timeout_s:.0f} s ({last})")
 
 
 def server_env(tracking_uri: str, *, alias: str = "production") -> dict[str, str]:

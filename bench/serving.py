@@ -5,6 +5,8 @@
 Both servers run on this machine, one after the other, and wrk drives each with the same texts
 (one per request and 32 per request) at 1, 8 and 64 connections. Ours answers the demand
 category and the spam verdict (two models); MLflow's answers the demand classifier alone.
+Ours checks an API key on every request: the run makes one (scope `classify`) in the app
+database of the settings and revokes it at the end; MLflow's server gets none.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from app.core.config import Settings
+from bench.keys import bench_key
 from bench.load import (
     LoadResult,
     mlflow_serve_command,
@@ -41,38 +44,55 @@ def main() -> None:
     store = settings.mlflow_store()
     version = resolve_version(store.activate(), "demand-classifier", alias=options.alias).version
     texts = _texts(options.texts)
-    env = server_env(store.tracking_uri, alias=options.alias)
+    database_url = settings.app_database_url()
+    env = server_env(store.tracking_uri, alias=options.alias) | {
+        "INSIGHT_DATABASE_URL": database_url
+    }
     print(
         f"demand-classifier version {version} (@{options.alias}); {len(texts)} distinct texts; "
         f"{options.seconds:.0f} s per cell; {os.cpu_count()} cores"
     )
-    results: dict[str, dict[str, LoadResult]] = {}
+    with bench_key(database_url, scopes=["classify"]) as api_key:
+        results = _run(_servers(version, api_key), env, texts, options.seconds)
+    for name in results:
+        if name != "mlflow":
+            _print_table(name, results[name], results["mlflow"])
+    _save(results, options.out, version)
+
+
+def _servers(version: str, api_key: str) -> dict[str, tuple]:
+    """Per server: its command, port, path, body maker, extra environment and API key."""
     ours = (
         [sys.executable, "-m", "app.cli", "serve"],
         OURS_PORT,
         "/v1/demands/classify",
         _our_body,
     )
-    servers = {
-        "ours, 1 worker": (*ours, {"INSIGHT_WORKERS": "1"}),
-        "ours, 2 workers": (*ours, {"INSIGHT_WORKERS": "2"}),
+    return {
+        "ours, 1 worker": (*ours, {"INSIGHT_WORKERS": "1"}, api_key),
+        "ours, 2 workers": (*ours, {"INSIGHT_WORKERS": "2"}, api_key),
         "mlflow": (
             mlflow_serve_command("demand-classifier", version, MLFLOW_PORT),
             MLFLOW_PORT,
             "/invocations",
             _mlflow_body,
             {},
+            None,
         ),
     }
-    for name, (command, port, path, body, extra_env) in servers.items():
+
+
+def _run(
+    servers: dict[str, tuple], env: dict[str, str], texts: list[str], seconds: float
+) -> dict[str, dict[str, LoadResult]]:
+    """Each server in turn, alone on the machine: its figures per cell."""
+    results: dict[str, dict[str, LoadResult]] = {}
+    for name, (command, port, path, body, extra_env, api_key) in servers.items():
         url = f"http://127.0.0.1:{port}{path}"
         with running_server(command, {**env, **extra_env, "INSIGHT_PORT": str(port)}):
-            wait_until_answering(url, body(texts[:1]))
-            results[name] = _measure(url, texts, body, options.seconds)
-    for name in servers:
-        if name != "mlflow":
-            _print_table(name, results[name], results["mlflow"])
-    _save(results, options.out, version)
+            wait_until_answering(url, body(texts[:1]), api_key=api_key)
+            results[name] = _measure(url, texts, body, seconds, api_key)
+    return results
 
 
 def _options() -> argparse.Namespace:
@@ -104,14 +124,16 @@ def _mlflow_body(texts: list[str]) -> str:
     return json.dumps(payload, ensure_ascii=False)
 
 
-def _measure(url: str, texts: list[str], body, seconds: float) -> dict[str, LoadResult]:
+def _measure(
+    url: str, texts: list[str], body, seconds: float, api_key: str | None
+) -> dict[str, LoadResult]:
     cells = {}
     for batch in BATCH_SIZES:
         bodies = [body(texts[i : i + batch]) for i in range(0, len(texts) - batch + 1, batch)][:500]
-        run_wrk(url, bodies, connections=8, seconds=2)  # warm-up
+        run_wrk(url, bodies, connections=8, seconds=2, api_key=api_key)  # warm-up
         for connections in CONNECTIONS:
             cells[f"{batch}x{connections}"] = run_wrk(
-                url, bodies, connections=connections, seconds=seconds
+                url, bodies, connections=connections, seconds=seconds, api_key=api_key
             )
     return cells
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,7 +47,8 @@ def trained_store(tmp_path_factory: pytest.TempPathFactory, demand_corpus) -> Ml
 
 @pytest.fixture(scope="session", autouse=True)
 def app_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A migrated SQLite app database, named by INSIGHT_DATABASE_URL for the whole session.
+    """A migrated SQLite app database, named by INSIGHT_DATABASE_URL for the whole session,
+    holding the admin key of ``ADMIN_HEADERS``.
 
     Through the environment, so ``Settings()`` here and ``insight serve`` in a subprocess both
     find it (the service refuses to start on an unmigrated database).
@@ -55,9 +57,45 @@ def app_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     url = f"sqlite:///{tmp_path_factory.mktemp('app-db') / 'insight.db'}"
     upgrade(url)
+    ADMIN_HEADERS["Authorization"] = f"Bearer {make_key(url, 'test-admin', ['admin'])}"
     with pytest.MonkeyPatch.context() as environment:
         environment.setenv("INSIGHT_DATABASE_URL", url)
         yield url
+
+
+# Sent by every client of the session's app database (``service_client``): its admin key.
+ADMIN_HEADERS: dict[str, str] = {}
+
+
+def make_key(database_url: str, name: str, scopes: list[str], **options) -> str:
+    """Make an API key in the app database at ``database_url``; its secret."""
+    from app.db.migrations import migrated_sessions
+    from app.db.session import session_scope
+    from app.services.api_keys import create_key
+
+    with migrated_sessions(database_url) as sessions, session_scope(sessions) as session:
+        return create_key(session, name=name, scopes=scopes, **options).secret
+
+
+def random_part(secret: str) -> str:
+    """The 256 random bits of a secret, after ``isk_<key id>_``: what must never leak."""
+    return secret[len("isk_0123456789ab_") :]
+
+
+def service_client(settings: Settings, *, headers: dict[str, str] | None = None) -> TestClient:
+    """A client of the service built from ``settings``, sending the session's admin key (or
+    ``headers``: a key of another app database)."""
+    return TestClient(create_app(settings), headers=ADMIN_HEADERS if headers is None else headers)
+
+
+def admin_secret(database_url: str) -> str:
+    """The secret of a new admin key in the app database at ``database_url``."""
+    return make_key(database_url, f"admin-{uuid.uuid4().hex[:8]}", ["admin"])
+
+
+def admin_headers(database_url: str) -> dict[str, str]:
+    """The headers of a new admin key in the app database at ``database_url``."""
+    return {"Authorization": f"Bearer {admin_secret(database_url)}"}
 
 
 TEXT_MODELS = ["demand-classifier", "spam-filter"]
@@ -89,7 +127,7 @@ def full_store(trained_store: MlflowStore, customer_world) -> MlflowStore:
 def full_api(full_store: MlflowStore) -> Iterator[TestClient]:
     """The app serving all six models."""
     settings = settings_for(full_store, served_models=TEXT_MODELS + list(CUSTOMER_MODEL_NAMES))
-    with TestClient(create_app(settings)) as client:
+    with service_client(settings) as client:
         wait_until_ready(client)
         yield client
 
@@ -116,7 +154,7 @@ def wait_until_ready(client: TestClient, timeout_s: float = 60.0) -> None:
 @pytest.fixture
 def api(trained_store: MlflowStore) -> Iterator[TestClient]:
     """The app over httpx, with its lifespan run and the production models loaded."""
-    with TestClient(create_app(settings_for(trained_store))) as client:
+    with service_client(settings_for(trained_store)) as client:
         wait_until_ready(client)
         yield client
 

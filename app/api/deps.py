@@ -6,19 +6,77 @@ which costs more than the whole of a one-text classification.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from fastapi.security import HTTPBearer
 from sqlalchemy.orm import Session
 
 from app.core.config import Settings
 from app.core.errors import FieldError, InvalidInputError
+from app.core.security import ADMIN, Caller, Keyring, presented_secret
 from app.db.session import session_scope
 from app.services.model_catalog import ModelCatalog
 from app.services.model_snapshot import REQUEST_ALIASES, ServingModels
+from model_registry.registry import STAGING
 
 MODEL_ALIAS_HEADER = "X-Model-Alias"
+STAGING_SCOPE = "staging"  # the scope that may ask for the staging alias
+
+
+class ScopeGuard(HTTPBearer):
+    """Lets a request through when its API key holds ``scope`` (or ``admin``).
+
+    An HTTP bearer scheme, so the OpenAPI document declares it and /docs has an Authorize
+    button; ``X-API-Key: <secret>`` works too. Sending ``X-Model-Alias: staging`` also needs
+    the ``staging`` scope. The caller is left in ``request.state.caller`` for the capture.
+    """
+
+    def __init__(self, scope: str):
+        super().__init__(
+            scheme_name="ApiKey",
+            bearerFormat="isk_...",
+            description="An API key from `insight keys create`: `Authorization: Bearer "
+            "<secret>` (or `X-API-Key: <secret>`).",
+            auto_error=False,
+        )
+        self.scope = scope
+
+    async def __call__(self, request: Request) -> Caller:  # type: ignore[override]
+        keyring: Keyring = request.app.state.keyring
+        headers = request.headers
+        caller = keyring.authenticate(
+            presented_secret(headers.get("authorization"), headers.get("x-api-key"))
+        )
+        request.state.caller = caller
+        caller.require(self.scope)
+        if headers.get(MODEL_ALIAS_HEADER) == STAGING:
+            caller.require(STAGING_SCOPE)
+        return caller
+
+
+def requires(scope: str) -> list:
+    """Route dependencies: the caller's key must hold ``scope``."""
+    return [Depends(ScopeGuard(scope))]
+
+
+async def allow_metrics_scrape(request: Request) -> None:
+    """/metrics answers loopback callers, anyone when opened by the settings, else admins."""
+    settings: Settings = request.app.state.settings
+    if settings.metrics_open or _from_loopback(request):
+        return
+    await ScopeGuard(ADMIN)(request)
+
+
+def _from_loopback(request: Request) -> bool:
+    if request.client is None:
+        return False
+    try:
+        return ipaddress.ip_address(request.client.host).is_loopback
+    except ValueError:  # "testclient", a unix socket
+        return False
 
 
 async def get_settings(request: Request) -> Settings:
@@ -61,6 +119,7 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+AdminDep = Annotated[Caller, Depends(ScopeGuard(ADMIN))]
 SessionDep = Annotated[Session, Depends(get_session)]
 CatalogDep = Annotated[ModelCatalog, Depends(get_catalog)]
 ServingModelsDep = Annotated[ServingModels, Depends(get_serving_models)]

@@ -88,8 +88,17 @@ class AliasCheckOut(BaseModel):
     error: str | None = None
 
 
+class WorkersOut(BaseModel):
+    confirmed: int = Field(description="Live workers that have checked the registry for this call.")
+    live: int = Field(description="Workers of the deployment seen in the last few seconds.")
+
+
 class RefreshResponse(BaseModel):
     checked_at: datetime | None
+    workers: WorkersOut = Field(
+        description="The refresh reaches every worker of the deployment; how many confirmed "
+        "within INSIGHT_REFRESH_WAIT_SECONDS."
+    )
     swapped: list[AliasCheckOut] = Field(description="New versions now serving.")
     removed: list[AliasCheckOut] = Field(description="Staged versions unloaded: alias unset.")
     failed: list[AliasCheckOut] = Field(description="Not swapped in; the old version serves.")

@@ -20,6 +20,7 @@ class RawCapture(NamedTuple):
     status: int
     latency_ms: float
     received_at: float  # time.time()
+    client: str | None = None  # the name of the API key that sent it
 
 
 class CaptureBuffer:

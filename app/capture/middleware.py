@@ -58,6 +58,7 @@ class CaptureMiddleware:
         try:
             await self.app(scope, receive_kept, send_kept)
         finally:
+            caller = scope.get("state", {}).get("caller")  # set by the key check
             self.buffer.put(
                 RawCapture(
                     request_id=scope.get("state", {}).get("request_id", ""),
@@ -67,5 +68,6 @@ class CaptureMiddleware:
                     status=status,
                     latency_ms=(time.perf_counter() - started) * 1000,
                     received_at=received_at,
+                    client=caller.name if caller else None,
                 )
             )

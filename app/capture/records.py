@@ -26,6 +26,7 @@ def captured_row(entry: RawCapture) -> dict[str, Any]:
         "model_versions": model_refs(answer),
         "latency_ms": round(entry.latency_ms, 3),
         "status": entry.status,
+        "client": entry.client,
         "captured_at": datetime.fromtimestamp(entry.received_at, UTC),
     }
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import getpass
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -14,8 +12,6 @@ import click
 from app.core.config import Settings
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session, sessionmaker
-
     from app.services.model_lifecycle import ModelDescription
 
 
@@ -204,16 +200,8 @@ def _client(context: click.Context):
     return context.ensure_object(Settings).mlflow_store().activate()
 
 
-@contextmanager
-def _app_sessions(context: click.Context) -> Iterator[sessionmaker[Session]]:
+def _app_sessions(context: click.Context):
     """Sessions on the app database, which must be migrated to the head revision."""
-    from app.db.migrations import ensure_up_to_date
-    from app.db.session import create_engine_for, create_session_factory
+    from app.db.migrations import migrated_sessions
 
-    url = context.ensure_object(Settings).app_database_url()
-    ensure_up_to_date(url)
-    engine = create_engine_for(url)
-    try:
-        yield create_session_factory(engine)
-    finally:
-        engine.dispose()
+    return migrated_sessions(context.ensure_object(Settings).app_database_url())

@@ -48,6 +48,13 @@ class CaptureTime(click.ParamType):
 )
 @click.option("--base-url", help="Replay over HTTP to a running staging deployment instead.")
 @click.option(
+    "--api-key",
+    envvar="INSIGHT_API_KEY",
+    help="The key sent to --base-url (scopes of the endpoints replayed, and staging); better "
+    "given as INSIGHT_API_KEY, out of the process list.",
+)
+@click.option("--client", help="Only requests sent with the API key of this name.")
+@click.option(
     "--report",
     "report_dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -68,6 +75,8 @@ def replay(
     limit: int | None,
     against: str,
     base_url: str | None,
+    api_key: str | None,
+    client: str | None,
     report_dir: Path,
     min_agreement: float | None,
 ) -> None:
@@ -88,11 +97,12 @@ def replay(
     ):
         raise click.UsageError("give --against staging or --base-url, not both")
     try:
-        selection = ReplayFilter(since, until, endpoints or tuple(METHODS), limit)
+        selection = ReplayFilter(since, until, endpoints or tuple(METHODS), limit, client)
         summary = run_replay(
             context.ensure_object(Settings),
             selection,
             base_url=base_url,
+            api_key=api_key,
             min_agreement=min_agreement,
             progress=_ProgressLine(),
         )

@@ -67,6 +67,28 @@ class Settings(BaseSettings):
     access_log: bool = Field(
         False, description="Log one line per request (method, path, status; never the body)."
     )
+    require_api_keys: bool = Field(
+        True,
+        description="Every call but /healthz, /readyz, the docs and loopback /metrics needs an "
+        "API key with the call's scope. False lets every caller in as admin: only behind a "
+        "gateway that authenticates, or for a benchmark's baseline.",
+    )
+    metrics_open: bool = Field(
+        False,
+        description="Serve /metrics to any address without a key; by default only loopback "
+        "callers get it without an admin key.",
+    )
+    sync_interval_seconds: float = Field(
+        0.5,
+        gt=0,
+        description="How often each worker re-reads the API keys and looks for admin refreshes "
+        "asked of another worker (a revoked key is refused everywhere within about this).",
+    )
+    refresh_wait_seconds: float = Field(
+        15.0,
+        ge=0,
+        description="How long an admin refresh waits for the other workers to confirm theirs.",
+    )
     max_texts_per_request: int = Field(
         64, ge=1, description="Largest batch of texts one classify request may carry."
     )

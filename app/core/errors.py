@@ -40,6 +40,14 @@ class ProblemError(Exception):
         self.detail = detail
         self.errors = errors or []
 
+    def headers(self) -> dict[str, str]:
+        """Headers the answer carries besides the problem (a challenge, a wait)."""
+        return {}
+
+    def members(self) -> dict[str, object]:
+        """Members of the problem beyond RFC 9457's own (the scope a key lacks)."""
+        return {}
+
 
 class InvalidInputError(ProblemError):
     status = 422
@@ -66,6 +74,44 @@ class CustomerNotFoundError(ProblemError):
     title = "Unknown customer"
 
 
+class UnauthorizedError(ProblemError):
+    """No API key, or one that is not (or no longer) valid."""
+
+    status = 401
+    title = "Not authenticated"
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "Bearer"}
+
+
+class ForbiddenError(ProblemError):
+    """A valid key without the scope the call needs."""
+
+    status = 403
+    title = "Missing scope"
+
+    def __init__(self, detail: str, *, missing_scope: str):
+        super().__init__(detail)
+        self.missing_scope = missing_scope
+
+    def members(self) -> dict[str, object]:
+        return {"missing_scope": self.missing_scope}
+
+
+class RateLimitedError(ProblemError):
+    """A key over its request-rate limit."""
+
+    status = 429
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after_s: int):
+        super().__init__(detail)
+        self.retry_after_s = max(1, retry_after_s)
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_s)}
+
+
 def problem_response(
     request: Request,
     *,
@@ -73,6 +119,8 @@ def problem_response(
     title: str,
     detail: str,
     errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, object] | None = None,
 ) -> Response:
     body: dict[str, object] = {
         "type": "about:blank",
@@ -83,7 +131,10 @@ def problem_response(
     }
     if errors:
         body["errors"] = [{"field": e.field, "message": e.message} for e in errors]
-    return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON)
+    body |= extra or {}
+    return Response(
+        orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=headers
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -97,7 +148,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
 async def _problem(request: Request, error: ProblemError) -> Response:
     return problem_response(
-        request, status=error.status, title=error.title, detail=error.detail, errors=error.errors
+        request,
+        status=error.status,
+        title=error.title,
+        detail=error.detail,
+        errors=error.errors,
+        headers=error.headers(),
+        extra=error.members(),
     )
 
 

@@ -6,6 +6,8 @@ database that is empty or behind, and says what to run.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -13,8 +15,9 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
 
-from app.db.session import create_engine_for, redacted
+from app.db.session import create_engine_for, create_session_factory, redacted
 
 UPGRADE_COMMAND = "insight db upgrade"
 
@@ -99,6 +102,17 @@ def ensure_up_to_date(url: str) -> None:
         f"the app database at {where} is at revision {current}, this code needs {head}: "
         f"run `{UPGRADE_COMMAND}`"
     )
+
+
+@contextmanager
+def migrated_sessions(url: str) -> Iterator[sessionmaker[Session]]:
+    """Sessions on the app database at ``url``, which must be at the head revision."""
+    ensure_up_to_date(url)
+    engine = create_engine_for(url)
+    try:
+        yield create_session_factory(engine)
+    finally:
+        engine.dispose()
 
 
 def _missing_sqlite_file(url: str) -> bool:

@@ -1,11 +1,12 @@
-"""The app database's tables: the customer store, the model audit trail, captured requests."""
+"""The app database's tables: the customer store, the model audit trail, captured requests,
+API keys and the service's worker processes."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base, JSONDocument, UtcDateTime, utc_now
@@ -62,10 +63,10 @@ class ModelEvent(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     model_name: Mapped[str] = mapped_column(String(100), index=True)
-    action: Mapped[str] = mapped_column(String(32))  # stage | promote | rollback
+    action: Mapped[str] = mapped_column(String(32))  # stage | promote | rollback | refresh
     alias: Mapped[str] = mapped_column(String(64))
     from_version: Mapped[str | None] = mapped_column(String(32))
-    to_version: Mapped[str] = mapped_column(String(32))
+    to_version: Mapped[str | None] = mapped_column(String(32))  # None: a refresh of every model
     actor: Mapped[str] = mapped_column(String(128))
     reason: Mapped[str | None] = mapped_column(Text)
     forced: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -93,7 +94,56 @@ class CapturedRequest(Base):
     model_versions: Mapped[list[dict[str, str]]] = mapped_column(JSONDocument, default=list)
     latency_ms: Mapped[float] = mapped_column(Float)
     status: Mapped[int] = mapped_column(Integer)
+    client: Mapped[str | None] = mapped_column(String(100), index=True)  # the API key's name
     captured_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now, index=True)
 
     def __repr__(self) -> str:
         return f"CapturedRequest(id={self.id!r}, endpoint={self.endpoint!r}, status={self.status})"
+
+
+class ApiKey(Base):
+    """A caller's API key: its name, scopes and limits, and a hash of the secret (never the
+    secret itself). A revoked key keeps its row, so ``insight keys list --all`` shows it."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (
+        # A name is unique among the keys in use; a revoked key's name may be given again.
+        Index(
+            "uq_api_keys_active_name",
+            "name",
+            unique=True,
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100))
+    key_id: Mapped[str] = mapped_column(String(16), unique=True)  # the secret's public prefix
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    scopes: Mapped[list[str]] = mapped_column(JSONDocument)
+    rate_limit: Mapped[float | None] = mapped_column(Float)  # requests per second, per worker
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    def __repr__(self) -> str:
+        return f"ApiKey(name={self.name!r}, key_id={self.key_id!r})"
+
+
+class ServiceWorker(Base):
+    """One live service process: its heartbeat, and the last admin refresh it carried out, so
+    that a refresh asked of one worker reaches every worker of the deployment."""
+
+    __tablename__ = "service_workers"
+
+    worker_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now, index=True)
+    refresh_done: Mapped[int] = mapped_column(Integer, default=0)  # a model_events id
+
+    def __repr__(self) -> str:
+        return f"ServiceWorker({self.worker_id!r})"

@@ -41,6 +41,7 @@ def run_replay(
     selection: ReplayFilter,
     *,
     base_url: str | None,
+    api_key: str | None = None,
     min_agreement: float | None,
     progress: Callable[[ReplayProgress], None],
 ) -> dict[str, Any]:
@@ -55,7 +56,7 @@ def run_replay(
             raise SelectionError("no captured request (answered 2xx) matches the filters")
         skipped = count_failed_captures(sessions, selection)
         captured = read_captured(sessions, selection)
-        service = remote_service(base_url) if base_url else in_process_service(settings)
+        service = remote_service(base_url, api_key) if base_url else in_process_service(settings)
         comparison, readiness = asyncio.run(_replay(service, captured, total, progress, base_url))
     finally:
         engine.dispose()
@@ -81,6 +82,7 @@ async def _replay(
     total: int,
     progress: Callable[[ReplayProgress], None],
     base_url: str | None,
+    api_key: str | None = None,
 ) -> tuple[ReplayComparison, dict[str, Any]]:
     comparison = ReplayComparison()
     timeout = REMOTE_READY_TIMEOUT_S if base_url else IN_PROCESS_LOAD_TIMEOUT_S

@@ -61,6 +61,7 @@ class ReplayFilter:
     until: datetime | None = None
     endpoints: tuple[str, ...] = tuple(METHODS)
     limit: int | None = None
+    client: str | None = None  # only requests sent with the API key of this name
 
     def __post_init__(self) -> None:
         if self.since and self.until and self.since >= self.until:
@@ -80,6 +81,7 @@ class ReplayFilter:
             "until": self.until.isoformat() if self.until else None,
             "endpoints": list(self.endpoints),
             "limit": self.limit,
+            "client": self.client,
         }
 
 
@@ -164,6 +166,8 @@ def _conditions(selection: ReplayFilter, *, answered: bool = True) -> list[Any]:
         conditions.append(CapturedRequest.captured_at >= selection.since)
     if selection.until is not None:
         conditions.append(CapturedRequest.captured_at < selection.until)
+    if selection.client is not None:
+        conditions.append(CapturedRequest.client == selection.client)
     return conditions
 
 

@@ -53,7 +53,12 @@ def in_process_settings(settings: Settings) -> Settings:
     production for a model with no staged version. It captures nothing (replays are not
     traffic) and does not poll the registry: one set of versions answers the whole replay.
     """
-    update = {"model_alias": "staging", "capture_enabled": False, "reload_interval_seconds": 0}
+    update = {
+        "model_alias": "staging",
+        "capture_enabled": False,
+        "reload_interval_seconds": 0,
+        "require_api_keys": False,  # its only caller is this replay, in this process
+    }
     return settings.model_copy(update=update)
 
 
@@ -73,9 +78,15 @@ async def in_process_service(settings: Settings) -> AsyncIterator[httpx.AsyncCli
 
 
 @asynccontextmanager
-async def remote_service(base_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of a running deployment (a staging environment) at ``base_url``."""
-    async with httpx.AsyncClient(base_url=base_url, timeout=REQUEST_TIMEOUT_S) as client:
+async def remote_service(
+    base_url: str, api_key: str | None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of a running deployment (a staging environment) at ``base_url``, sending
+    ``api_key`` (which needs the scopes of the endpoints replayed, and ``staging``)."""
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    async with httpx.AsyncClient(
+        base_url=base_url, headers=headers, timeout=REQUEST_TIMEOUT_S
+    ) as client:
         yield client
 
 

@@ -2,11 +2,8 @@
 
 import threading
 
-from fastapi.testclient import TestClient
-
-from app.main import create_app
 from app.services import model_catalog
-from tests.conftest import settings_for, wait_until_ready
+from tests.conftest import service_client, settings_for, wait_until_ready
 
 
 def test_models_lists_what_is_loaded(api, trained_store):
@@ -39,7 +36,7 @@ def test_readyz_is_503_until_the_models_are_loaded(trained_store, monkeypatch):
         return real_load(*args, **kwargs)
 
     monkeypatch.setattr(model_catalog, "load_served_model", slow_load)
-    with TestClient(create_app(settings_for(trained_store))) as client:
+    with service_client(settings_for(trained_store)) as client:
         assert client.get("/healthz").status_code == 200
         waiting = client.get("/readyz")
         assert waiting.status_code == 503 and waiting.json()["loading"] is True
@@ -52,7 +49,7 @@ def test_readyz_is_503_until_the_models_are_loaded(trained_store, monkeypatch):
 
 def test_readyz_names_a_model_missing_from_the_registry(trained_store):
     settings = settings_for(trained_store, served_models=["demand-classifier", "churn-oracle"])
-    with TestClient(create_app(settings)) as client:
+    with service_client(settings) as client:
         while client.get("/readyz").json()["loading"]:
             pass
         response = client.get("/readyz")

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 
-from app.main import create_app
 from model_registry.registry import PRODUCTION, STAGING
-from tests.conftest import settings_for, wait_until_ready
+from tests.conftest import service_client, settings_for, wait_until_ready
 from tests.text_versions import DEMAND, SPAM
 
 CLASSIFY = "/v1/demands/classify"
@@ -20,7 +18,7 @@ def _refs(response) -> dict[str, tuple[str, str]]:
 
 
 def _serving(store, **overrides):
-    return TestClient(create_app(settings_for(store, reload_interval_seconds=0, **overrides)))
+    return service_client(settings_for(store, reload_interval_seconds=0, **overrides))
 
 
 @pytest.fixture
@@ -126,4 +124,5 @@ def test_the_header_is_documented_in_openapi(text_versions):
         refresh = api.get("/openapi.json").json()["paths"]["/v1/admin/models/refresh"]["post"]
     headers = [p["name"] for p in operation["parameters"] if p["in"] == "header"]
     assert headers == ["X-Model-Alias"]
-    assert refresh["tags"] == ["admin"] and "authentication" in refresh["description"]
+    assert refresh["tags"] == ["admin"] and "`admin` scope" in refresh["description"]
+    assert refresh["security"] == [{"ApiKey": []}]

@@ -3,27 +3,31 @@ service under uvicorn flushing at shutdown."""
 
 import json
 import logging
-import os
 import re
-import signal
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from app.db.migrations import upgrade
+from app.db.migrations import migrated_sessions, upgrade
 from app.db.models import CapturedRequest
-from app.main import create_app
+from app.replay.selection import ReplayFilter, count_captured
 from tests.capture.conftest import captured_rows
 from tests.capture.outage import DatabaseOutage
-from tests.conftest import CUSTOMER_MODEL_NAMES, TEXT_MODELS, settings_for, wait_until_ready
-from tests.test_server import _free_port, _wait_ready
+from tests.conftest import (
+    CUSTOMER_MODEL_NAMES,
+    TEXT_MODELS,
+    admin_headers,
+    make_key,
+    random_part,
+    service_client,
+    settings_for,
+    wait_until_ready,
+)
+from tests.serving import running_service, service_env
 
 CLASSIFY = "/v1/demands/classify"
 PHONE, ID_NUMBER, EMAIL, NAME = "13812345678", "110101199003071234", "zhang.wei@example.com", "张伟"
@@ -38,7 +42,7 @@ def capturing_app(store, database_url: str, **overrides) -> Iterator[TestClient]
         capture_flush_interval_seconds=0.05,
         **overrides,
     )
-    with TestClient(create_app(settings)) as client:
+    with service_client(settings, headers=admin_headers(database_url)) as client:
         wait_until_ready(client)
         yield client
 
@@ -119,6 +123,25 @@ def test_scoring_requests_are_captured_with_every_field_and_masked(
         assert secret not in stored
 
 
+def test_captured_requests_name_the_key_that_sent_them_and_replay_selects_by_it(
+    trained_store, migrated_url
+):
+    secrets = {name: make_key(migrated_url, name, ["classify"]) for name in ("crm-a", "crm-b")}
+    with capturing_app(trained_store, migrated_url) as client:
+        for name, count in (("crm-a", 2), ("crm-b", 1)):
+            for _ in range(count):
+                headers = {"Authorization": f"Bearer {secrets[name]}"}
+                assert client.post(CLASSIFY, json={"text": "话费"}, headers=headers).is_success
+        _wait_until_written(client)
+    rows = captured_rows(migrated_url)
+    assert [row.client for row in rows] == ["crm-a", "crm-a", "crm-b"]
+    stored = _stored_text(migrated_url)
+    assert not [secret for secret in secrets.values() if random_part(secret) in stored]
+    with migrated_sessions(migrated_url) as sessions:
+        assert count_captured(sessions, ReplayFilter(client="crm-a")) == 2
+        assert count_captured(sessions, ReplayFilter(client="crm-b")) == 1
+
+
 def test_capture_off_installs_nothing(trained_store, migrated_url):
     with capturing_app(trained_store, migrated_url, capture_enabled=False) as client:
         assert client.post(CLASSIFY, json={"text": "宽带断网了"}).status_code == 200
@@ -180,32 +203,18 @@ def _classify(client: TestClient, request_ids: list[str]) -> list[float]:
 def test_insight_serve_writes_what_is_pending_when_it_stops(trained_store, tmp_path):
     url = f"sqlite:///{tmp_path / 'insight.db'}"
     upgrade(url)
-    port = _free_port()
-    settings = settings_for(trained_store)
-    env = {
-        **os.environ,
-        "INSIGHT_MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,
-        "INSIGHT_MLFLOW_ARTIFACT_ROOT": settings.mlflow_artifact_root,
-        "INSIGHT_SERVED_MODELS": json.dumps(settings.served_models),
-        "INSIGHT_DATABASE_URL": url,
-        "INSIGHT_PORT": str(port),
-        # Nothing is written before the stop: what the table holds, the shutdown flushed.
-        "INSIGHT_CAPTURE_FLUSH_INTERVAL_SECONDS": "3600",
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+    headers = admin_headers(url)
+    # Nothing is written before the stop: what the table holds, the shutdown flushed.
+    env = service_env(
+        trained_store, TEXT_MODELS, database_url=url, capture_flush_interval_seconds=3600
     )
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
-            _wait_ready(client, server)
-            for _ in range(3):
-                assert client.post(CLASSIFY, json={"text": SECRET_TEXT}).status_code == 200
-    finally:
-        server.send_signal(signal.SIGTERM)
-        output = server.communicate(timeout=30)[0].decode()
+    with (
+        running_service(env, tmp_path / "server.log") as service,
+        service.client(headers) as client,
+    ):
+        for _ in range(3):
+            assert client.post(CLASSIFY, json={"text": SECRET_TEXT}).status_code == 200
+    output = service.output()
     rows = captured_rows(url)
     assert len(rows) == 3 and all(row.status == 200 for row in rows)
     assert PHONE not in _stored_text(url) and PHONE not in output and NAME not in output

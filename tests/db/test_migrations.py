@@ -21,7 +21,14 @@ from app.db.migrations import (
 )
 from app.db.session import redacted
 
-STORE_TABLES = {"customers", "customer_scores", "model_events", "captured_requests"}
+STORE_TABLES = {
+    "customers",
+    "customer_scores",
+    "model_events",
+    "captured_requests",
+    "api_keys",
+    "service_workers",
+}
 
 
 def _tables(url: str) -> set[str]:

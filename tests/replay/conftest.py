@@ -20,10 +20,9 @@ from fastapi.testclient import TestClient
 from app.db import create_engine_for
 from app.db.models import CapturedRequest
 from app.db.session import create_session_factory, session_scope
-from app.main import create_app
 from model_registry.registry import PRODUCTION, STAGING, promote
 from model_registry.store import MlflowStore
-from tests.conftest import settings_for, wait_until_ready
+from tests.conftest import service_client, settings_for, wait_until_ready
 from tests.db.databases import database_url, migrated_url  # noqa: F401
 from training.customer_schema import LABEL_COLUMNS
 from training.customer_tasks import CHURN
@@ -130,7 +129,7 @@ def production_traffic(staged_store, demand_corpus, customer_world) -> Traffic:
     ]
     settings = settings_for(staged_store, served_models=SERVED)
     captures = []
-    with TestClient(create_app(settings)) as client:
+    with service_client(settings) as client:
         wait_until_ready(client)
         for batch in text_batches:
             body = {"text": batch[0]} if len(batch) == 1 else {"texts": batch}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections import Counter
@@ -13,22 +12,22 @@ import pandas as pd
 import pytest
 import uvicorn
 from click.testing import CliRunner
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from app.cli import main
 from app.db import create_engine_for
 from app.db.models import CapturedRequest
 from app.main import create_app
-from tests.conftest import settings_for, wait_until_ready
+from tests.conftest import (
+    admin_headers,
+    admin_secret,
+    service_client,
+    settings_for,
+    wait_until_ready,
+)
 from tests.replay.conftest import SERVED, insert_captures
 from tests.replay.test_replay_command import expected_demand, matrix_counts, staged_answer
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.serving import free_port
 
 
 @pytest.fixture
@@ -37,7 +36,7 @@ def staging_server(staged_store, replay_env) -> Iterator[str]:
     settings = settings_for(
         staged_store, served_models=SERVED, model_alias="staging", capture_enabled=False
     )
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="error")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -63,6 +62,8 @@ def test_replay_over_http_finds_what_the_staged_models_say(
             "replay",
             "--base-url",
             staging_server,
+            "--api-key",
+            admin_secret(replay_env),
             "--endpoint",
             "/v1/demands/classify",
             "--report",
@@ -81,7 +82,7 @@ def test_replay_over_http_finds_what_the_staged_models_say(
 
 def test_an_unreachable_base_url_is_a_clear_error(replay_env, production_traffic, tmp_path):
     insert_captures(replay_env, production_traffic.captures[:1])
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     result = CliRunner().invoke(main, ["replay", "--base-url", url, "--report", str(tmp_path)])
     assert result.exit_code == 1
     assert f"{url}/readyz did not say ready" in result.output and "ConnectError" in result.output
@@ -91,7 +92,8 @@ def test_replaying_what_capture_recorded(replay_env, staged_store, demand_corpus
     """Real traffic to a production app with capture on, then replayed against staging."""
     texts = demand_corpus["text"].tolist()[20:30]
     settings = settings_for(staged_store, served_models=SERVED, capture_enabled=True)
-    with TestClient(create_app(settings)) as client:  # leaving it flushes the capture
+    headers = admin_headers(replay_env)
+    with service_client(settings, headers=headers) as client:  # leaving it flushes the capture
         wait_until_ready(client)
         for text in texts:
             assert client.post("/v1/demands/classify", json={"text": text}).status_code == 200

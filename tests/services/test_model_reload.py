@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from app.core.metrics import MODEL_LOAD_FAILURES, MODEL_SWAPS
 from app.main import create_app
 from model_registry.registry import PRODUCTION
-from tests.conftest import settings_for, wait_until_ready
+from tests.conftest import ADMIN_HEADERS, service_client, settings_for, wait_until_ready
 from tests.text_versions import DEMAND
 
 CLASSIFY = "/v1/demands/classify"
@@ -65,7 +65,7 @@ def _wait_ready(base_url: str, timeout_s: float = 60) -> None:
 
 
 def _keep_classifying(base_url: str, stop: threading.Event, answers: list[Answer]) -> None:
-    with httpx.Client(base_url=base_url, timeout=30) as client:
+    with httpx.Client(base_url=base_url, headers=ADMIN_HEADERS, timeout=30) as client:
         while not stop.is_set():
             started = time.monotonic()
             response = client.post(CLASSIFY, json=TEXTS)
@@ -94,13 +94,13 @@ def test_a_swap_under_concurrent_load_fails_and_mixes_no_request(text_versions):
             DEMAND, PRODUCTION, text_versions.twin
         )
         refresh_sent = time.monotonic()
-        refresh = httpx.post(f"{base_url}{REFRESH}", timeout=60)
+        refresh = httpx.post(f"{base_url}{REFRESH}", headers=ADMIN_HEADERS, timeout=60)
         swapped_at = time.monotonic()
         time.sleep(0.5)
         stop.set()
         for client in clients:
             client.join(30)
-        models = httpx.get(f"{base_url}/v1/models").json()["models"]
+        models = httpx.get(f"{base_url}/v1/models", headers=ADMIN_HEADERS).json()["models"]
 
     assert refresh.status_code == 200
     (swap,) = refresh.json()["swapped"]
@@ -120,7 +120,7 @@ def test_a_swap_under_concurrent_load_fails_and_mixes_no_request(text_versions):
 def test_a_broken_version_is_not_swapped_in_and_the_failure_shows(text_versions, caplog):
     failures_before = _counter(MODEL_LOAD_FAILURES, model=DEMAND, alias=PRODUCTION)
     settings = settings_for(text_versions.store, reload_interval_seconds=0)
-    with TestClient(create_app(settings)) as api:
+    with service_client(settings) as api:
         wait_until_ready(api)
         client = text_versions.store.activate()
         client.set_registered_model_alias(DEMAND, PRODUCTION, text_versions.broken)
@@ -154,7 +154,7 @@ def test_a_broken_version_is_not_swapped_in_and_the_failure_shows(text_versions,
 
 def test_the_poller_picks_up_a_moved_alias_without_an_admin_call(text_versions):
     settings = settings_for(text_versions.store, reload_interval_seconds=0.2)
-    with TestClient(create_app(settings)) as api:
+    with service_client(settings) as api:
         wait_until_ready(api)
         assert api.get(f"/v1/models/{DEMAND}").json()["version"] == text_versions.base
         text_versions.store.activate().set_registered_model_alias(
@@ -170,7 +170,7 @@ def test_the_poller_picks_up_a_moved_alias_without_an_admin_call(text_versions):
 
 def test_zero_interval_never_polls(text_versions):
     settings = settings_for(text_versions.store, reload_interval_seconds=0)
-    with TestClient(create_app(settings)) as api:
+    with service_client(settings) as api:
         wait_until_ready(api)
         checked_at = api.get("/v1/models").json()["checked_at"]
         text_versions.store.activate().set_registered_model_alias(
@@ -194,7 +194,7 @@ def _metric_lines(api: TestClient, name: str) -> str:
 
 def test_production_alias_deleted_keeps_the_loaded_version_serving(text_versions):
     settings = settings_for(text_versions.store, reload_interval_seconds=0)
-    with TestClient(create_app(settings)) as api:
+    with service_client(settings) as api:
         wait_until_ready(api)
         text_versions.store.activate().delete_registered_model_alias(DEMAND, PRODUCTION)
         (failed,) = api.post(REFRESH).json()["failed"]

@@ -1,30 +1,35 @@
-"""Operating the service: make it check the model registry now."""
+"""Operating the service: make every worker check the model registry now."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
-from app.api.deps import CatalogDep
-from app.api.schemas import AliasCheckOut, RefreshResponse
+from app.api.deps import AdminDep, CatalogDep, SettingsDep
+from app.api.schemas import AliasCheckOut, RefreshResponse, WorkersOut
+from app.services.deployment import WorkerSync
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
 
 @router.post("/models/refresh", response_model=RefreshResponse)
-def refresh_models(catalog: CatalogDep) -> RefreshResponse:
-    """Check every model's `production` and `staging` aliases in the registry now, and swap in
-    the versions that moved, without a restart; answer what was swapped, removed, failed and
-    left unchanged.
+def refresh_models(
+    request: Request, caller: AdminDep, catalog: CatalogDep, settings: SettingsDep
+) -> RefreshResponse:
+    """Check every model's `production` and `staging` aliases in the registry now, in every
+    worker of the deployment, and swap in the versions that moved, without a restart; answer
+    what this worker swapped, removed, failed and left unchanged, and how many workers
+    confirmed. Needs the `admin` scope; recorded in the audit trail with the key's name.
 
     A version that failed before is tried again (the poller does not retry it until its alias
     moves). A swap loads and smoke-tests the new version before any request sees it; requests
     in flight finish on the version they started with. The call waits for a check already
-    under way, then makes its own.
-
-    **No authentication yet**: the service has no API keys, so anyone who can reach it can call
-    this. Keep the admin paths off public networks until keys with roles arrive.
+    under way, then makes its own; the other workers start theirs within a second.
     """
+    sync: WorkerSync = request.app.state.worker_sync
+    event_id = sync.announce_refresh(actor=caller.name)
     checks = catalog.refresh(retry_failed=True)
+    sync.mark_refreshed(event_id)
+    workers = sync.wait_for_workers(event_id, timeout_s=settings.refresh_wait_seconds)
     by_outcome: dict[str, list[AliasCheckOut]] = {
         "swapped": [],
         "removed": [],
@@ -33,4 +38,8 @@ def refresh_models(catalog: CatalogDep) -> RefreshResponse:
     }
     for check in checks:
         by_outcome[check.outcome].append(AliasCheckOut.model_validate(check))
-    return RefreshResponse(checked_at=catalog.snapshot.checked_at, **by_outcome)
+    return RefreshResponse(
+        checked_at=catalog.snapshot.checked_at,
+        workers=WorkersOut(confirmed=workers.confirmed, live=workers.live),
+        **by_outcome,
+    )

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Request
 from fastapi.responses import Response
 
-from app.api.deps import ServingModelsDep, SessionDep, SettingsDep
+from app.api.deps import ServingModelsDep, SessionDep, SettingsDep, requires
 from app.api.schemas import (
     SCORE_EXAMPLES,
     CustomerOut,
@@ -17,6 +17,7 @@ from app.api.schemas import (
     ScoreRequest,
     ScoreResponse,
 )
+from app.core.request_metrics import answered_by
 from app.services import customer_profile as profile
 from app.services.customer_scoring import check_batch, customer_models, score_customers
 from app.services.customer_store import get_customer_or_raise, upsert_customer
@@ -28,6 +29,7 @@ PROBLEM = {"content": {"application/problem+json": {}}}
 @router.post(
     "/score",
     response_model=ScoreResponse,
+    dependencies=requires("score"),
     responses={
         413: {"description": "More customers than the documented maximum", **PROBLEM},
         422: {"description": "Missing or malformed features, named one by one", **PROBLEM},
@@ -38,6 +40,7 @@ async def score(
     request: Annotated[ScoreRequest, Body(openapi_examples=SCORE_EXAMPLES)],
     serving: ServingModelsDep,
     settings: SettingsDep,
+    http_request: Request,
 ) -> Response:
     """Every customer model's answer (or the models named) for one or many feature records."""
     records = [customer.features for customer in request.customers]
@@ -49,38 +52,51 @@ async def score(
         for customer, answer in zip(request.customers, answers)
     ]
     body = {"results": results, "models": [model.ref() for model in models]}
+    answered_by(http_request, body["models"])
     return Response(
         orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json"
     )
 
 
-@router.put("/{customer_id}", response_model=CustomerOut)
+@router.put("/{customer_id}", response_model=CustomerOut, dependencies=requires("customers:write"))
 def put_customer(customer_id: str, body: CustomerPut, session: SessionDep) -> CustomerOut:
     """Create or replace a customer's stored feature record."""
     customer = upsert_customer(session, customer_id=customer_id, record=body.features)
     return CustomerOut.of(customer)
 
 
-@router.get("/{customer_id}", response_model=CustomerOut, responses={404: PROBLEM})
+@router.get(
+    "/{customer_id}",
+    response_model=CustomerOut,
+    dependencies=requires("customers:read"),
+    responses={404: PROBLEM},
+)
 def get_customer(customer_id: str, session: SessionDep) -> CustomerOut:
     """A stored customer's feature record."""
     return CustomerOut.of(get_customer_or_raise(session, customer_id))
 
 
-@router.get("/{customer_id}/profile", response_model=ProfileResponse, responses={404: PROBLEM})
+@router.get(
+    "/{customer_id}/profile",
+    response_model=ProfileResponse,
+    dependencies=requires("customers:read"),
+    responses={404: PROBLEM},
+)
 def get_profile(
-    customer_id: str, session: SessionDep, serving: ServingModelsDep
+    customer_id: str, session: SessionDep, serving: ServingModelsDep, http_request: Request
 ) -> ProfileResponse:
     """The customer's 客户画像: record, every model's answer, value, lifecycle, satisfaction."""
     customer = get_customer_or_raise(session, customer_id)
     models = customer_models(serving, None)
     (scores,) = score_customers([customer.record], models, joint=serving.joint, field="record")
     churn = scores.get("churn", {}).get("churn_probability")
+    refs = [model.ref() for model in models]
+    answered_by(http_request, refs)
     return ProfileResponse(
         customer=CustomerOut.of(customer),
         scores=scores,
         value=profile.value_segment(customer.record),
         lifecycle_stage=profile.lifecycle_stage(customer.record, churn),
         satisfaction=profile.satisfaction(customer.record),
-        models=[model.ref() for model in models],
+        models=refs,
     )

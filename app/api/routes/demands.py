@@ -5,16 +5,17 @@ from __future__ import annotations
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Request
 from fastapi.responses import Response
 
-from app.api.deps import ServingModelsDep, SettingsDep
+from app.api.deps import ServingModelsDep, SettingsDep, requires
 from app.api.schemas import (
     CLASSIFY_ANSWER_EXAMPLE,
     CLASSIFY_EXAMPLES,
     ClassifyRequest,
     ClassifyResponse,
 )
+from app.core.request_metrics import answered_by
 from app.services.demand_classification import classify_demands, texts_to_classify
 
 router = APIRouter(prefix="/v1/demands", tags=["demands"])
@@ -25,6 +26,7 @@ PROBLEM = {"content": {"application/problem+json": {}}}
 @router.post(
     "/classify",
     response_model=ClassifyResponse,
+    dependencies=requires("classify"),
     responses={
         200: {"content": {"application/json": {"example": CLASSIFY_ANSWER_EXAMPLE}}},
         400: {"description": "The body is not valid JSON", **PROBLEM},
@@ -37,6 +39,7 @@ async def classify(
     request: Annotated[ClassifyRequest, Body(openapi_examples=CLASSIFY_EXAMPLES)],
     models: ServingModelsDep,
     settings: SettingsDep,
+    http_request: Request,
 ) -> Response:
     """Classify one text or a batch: demand category, top-3, and the spam verdict."""
     texts = texts_to_classify(
@@ -46,4 +49,5 @@ async def classify(
         max_chars=settings.max_text_chars,
     )
     answer = classify_demands(texts, models)
+    answered_by(http_request, answer["models"])
     return Response(orjson.dumps(answer), media_type="application/json")

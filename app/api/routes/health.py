@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import os
+
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from app.api.deps import CatalogDep
+from app.api.deps import CatalogDep, allow_metrics_scrape
 from app.api.schemas import LoadFailureOut, Readiness
 from app.core.metrics import exposition
 
@@ -14,9 +16,9 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
-def healthz() -> dict[str, str]:
-    """The process is up."""
-    return {"status": "ok"}
+def healthz() -> dict[str, str | int]:
+    """The process is up; ``worker`` is its process id (which worker answered)."""
+    return {"status": "ok", "worker": os.getpid()}
 
 
 @router.get(
@@ -48,8 +50,9 @@ def readyz(catalog: CatalogDep) -> JSONResponse:
     )
 
 
-@router.get("/metrics", response_class=Response)
+@router.get("/metrics", response_class=Response, dependencies=[Depends(allow_metrics_scrape)])
 def metrics() -> Response:
-    """This process's counters in the Prometheus text format: model swaps and load failures,
+    """The whole deployment's metrics (every worker's) in the Prometheus text format: requests
+    and latency per scoring endpoint and model version, model swaps and load failures,
     captured, pending and dropped requests."""
     return Response(exposition(), media_type=CONTENT_TYPE_LATEST)

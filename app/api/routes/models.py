@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.api.deps import CatalogDep, ServingModelsDep
+from app.api.deps import CatalogDep, ServingModelsDep, requires
 from app.api.schemas import LoadedModel, LoadFailureOut, ModelsResponse
 from app.core.errors import UnknownModelError
 from app.services.served_models import ServedModel
 
-router = APIRouter(prefix="/v1/models", tags=["models"])
+router = APIRouter(prefix="/v1/models", tags=["models"], dependencies=requires("models:read"))
 
 
 @router.get("", response_model=ModelsResponse)
