@@ -78,9 +78,7 @@ async def in_process_service(settings: Settings) -> AsyncIterator[httpx.AsyncCli
 
 
 @asynccontextmanager
-async def remote_service(
-    base_url: str, api_key: str | None
-) -> AsyncIterator[httpx.AsyncClient]:
+async def remote_service(base_url: str, api_key: str | None) -> AsyncIterator[httpx.AsyncClient]:
     """A client of a running deployment (a staging environment) at ``base_url``, sending
     ``api_key`` (which needs the scopes of the endpoints replayed, and ``staging``)."""
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
