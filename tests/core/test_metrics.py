@@ -101,6 +101,22 @@ def test_a_profile_is_labelled_by_its_template_and_never_by_the_customer_id(
     assert customer_id not in text and "C-metrics-nobody" not in text
 
 
+def test_scoring_and_the_report_count_under_their_templates(full_api, customer_world):
+    customer = {"customer_id": "C-metrics-1", "features": _features(customer_world, 1)}
+    before = _scrape(full_api)
+    score = full_api.post("/v1/customers/score", json={"customers": [customer]})
+    report = full_api.get("/v1/reports/channel-preference")
+    after = _scrape(full_api)
+
+    assert score.status_code == 200 and report.status_code == 200
+    answered = [("/v1/customers/score", ref) for ref in score.json()["models"]]
+    answered.append(("/v1/reports/channel-preference", report.json()["model"]))
+    for endpoint, ref in answered:
+        counted = {"endpoint": endpoint, "model": ref["name"], "version": ref["version"]}
+        counted |= {"alias": ref["alias"], "status": "200"}
+        assert _value(after, REQUESTS, **counted) - _value(before, REQUESTS, **counted) == 1
+
+
 # Through uvicorn with two workers: every worker answers /metrics for both.
 
 MIN_REQUESTS, MAX_REQUESTS = 20, 300
@@ -113,7 +129,7 @@ def test_two_workers_answer_one_deployment_wide_count(trained_store, tmp_path):
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     with running_service(env, tmp_path / "server.log") as service:
         assert len(list(temp.glob("insight-metrics-*"))) == 1
-        sent, refs = _classify_until_both_workers_answered(service)
+        answered, refs = _classify_until_both_workers_answered(service)
         scrapes = []
         for _ in range(6):
             with service.client() as client:  # no key: /metrics is open on loopback
@@ -124,21 +140,25 @@ def test_two_workers_answer_one_deployment_wide_count(trained_store, tmp_path):
     for ref in refs:
         model = {"endpoint": CLASSIFY, "model": ref["name"], "version": ref["version"]}
         counted = dict(model, alias=ref["alias"], status="200")
-        assert _value(scrapes[0], REQUESTS, **counted) == sent
-        assert _value(scrapes[0], DURATION_COUNT, **model) == sent
+        assert _value(scrapes[0], REQUESTS, **counted) == answered
+        assert _value(scrapes[0], DURATION_COUNT, **model) == answered
     assert list(temp.glob("insight-metrics-*")) == []  # removed when the server stopped
 
 
 def _classify_until_both_workers_answered(service: LiveService) -> tuple[int, list[dict]]:
     """Classify, each time on a fresh connection, until both workers have answered some; how
-    many were sent, and the model refs of the answers."""
-    sent, refs, workers = 0, [], set()
-    while sent < MIN_REQUESTS or len(workers) < 2:
-        assert sent < MAX_REQUESTS, f"only workers {workers} answered"
+    many were answered, and the model refs of the answers."""
+    answered, refs, workers = 0, [], set()
+    for _ in range(MAX_REQUESTS):
+        if answered >= MIN_REQUESTS and len(workers) == 2:
+            return answered, refs
         with service.client(ADMIN_HEADERS) as client:
-            workers.add(client.get("/healthz").json()["worker"])  # the same connection's
+            worker = client.get("/healthz").json()["worker"]  # the one holding this connection
             response = client.post(CLASSIFY, json={"text": "宽带断网了"})
+        if response.status_code == 503:  # that worker is still loading its models
+            time.sleep(0.1)
+            continue
         assert response.status_code == 200, response.text
-        refs = response.json()["models"]
-        sent += 1
-    return sent, refs
+        answered, refs = answered + 1, response.json()["models"]
+        workers.add(worker)
+    raise AssertionError(f"{MAX_REQUESTS} requests: {answered} answered, by workers {workers}")
