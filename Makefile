@@ -20,8 +20,9 @@ $(DATA)/admin.key: | $(DATA)/models.ready
 	-$(BIN)/insight keys revoke make-run-admin > /dev/null 2>&1  # its secret file was lost
 	$(BIN)/insight keys create --name make-run-admin --scopes admin --secret-file $@
 
-test: install ## set up, then run the whole test suite
-	$(BIN)/pytest
+test: install ## set up, then run the whole test suite, on SQLite and on the local PostgreSQL
+	INSIGHT_TEST_POSTGRES_URL="$${INSIGHT_TEST_POSTGRES_URL:-$$(sh scripts/test-postgres-url)}" \
+	  $(BIN)/pytest
 
 install: $(VENV)/.installed
 

@@ -68,6 +68,7 @@ def create_app(settings: Settings) -> FastAPI:
         # registry's aliases.
         watcher = ModelWatcher(catalog, interval_s=settings.reload_interval_seconds)
         watcher.start()
+        app.state.watcher = watcher
         yield
         await asyncio.to_thread(sync.stop)
         await asyncio.to_thread(watcher.stop)

@@ -27,6 +27,11 @@ class ModelWatcher:
     def start(self) -> None:
         self._thread.start()
 
+    @property
+    def polling(self) -> bool:
+        """The watcher's thread still runs: loading, or following the registry."""
+        return self._thread.is_alive()
+
     def stop(self, timeout_s: float = 60.0) -> None:
         """Stop polling; wait for the model being loaded, if any (never cut half-done)."""
         self._stopping.set()

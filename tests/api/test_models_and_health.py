@@ -1,6 +1,7 @@
 """GET /v1/models, /healthz and /readyz."""
 
 import threading
+import time
 
 from app.services import model_catalog
 from tests.conftest import service_client, settings_for, wait_until_ready
@@ -50,8 +51,10 @@ def test_readyz_is_503_until_the_models_are_loaded(trained_store, monkeypatch):
 def test_readyz_names_a_model_missing_from_the_registry(trained_store):
     settings = settings_for(trained_store, served_models=["demand-classifier", "churn-oracle"])
     with service_client(settings) as client:
+        deadline = time.monotonic() + 60
         while client.get("/readyz").json()["loading"]:
-            pass
+            assert time.monotonic() < deadline, "the models never finished loading"
+            time.sleep(0.05)
         response = client.get("/readyz")
         assert response.status_code == 503
         body = response.json()

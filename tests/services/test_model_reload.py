@@ -176,7 +176,11 @@ def test_zero_interval_never_polls(text_versions):
         text_versions.store.activate().set_registered_model_alias(
             DEMAND, PRODUCTION, text_versions.twin
         )
-        time.sleep(0.5)
+        # Never polling means the watcher's thread ends once the models are loaded.
+        deadline = time.monotonic() + 30
+        while api.app.state.watcher.polling:
+            assert time.monotonic() < deadline, "the watcher kept running"
+            time.sleep(0.05)
         body = api.get("/v1/models").json()
         assert body["checked_at"] == checked_at
         assert {(m["name"], m["version"]) for m in body["models"]} >= {(DEMAND, text_versions.base)}
