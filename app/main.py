@@ -10,14 +10,17 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from app.api.routes import admin, customers, demands, health, models, reports
+from app.api.scoring_threads import scoring_threads
 from app.capture.service import RequestCapture
+from app.core.body_limit import BodyLimitMiddleware, BodyLimits
 from app.core.config import Settings
 from app.core.errors import install_error_handlers
+from app.core.health import Component
 from app.core.request_id import RequestIdMiddleware
 from app.core.request_metrics import RequestMetricsMiddleware
 from app.core.security import Keyring
 from app.db.migrations import ensure_up_to_date
-from app.db.session import create_engine_for, create_session_factory
+from app.db.session import DatabaseTimeouts, create_engine_for, create_session_factory
 from app.services.deployment import WorkerSync
 from app.services.model_catalog import ModelCatalog
 from app.services.model_watcher import ModelWatcher
@@ -46,7 +49,11 @@ def create_app(settings: Settings) -> FastAPI:
         ensure_up_to_date(settings.app_database_url())
         if capture:
             capture.start(settings.app_database_url())
-        engine = create_engine_for(settings.app_database_url())
+        timeouts = DatabaseTimeouts(
+            connect_s=settings.database_connect_timeout_seconds,
+            statement_s=settings.database_statement_timeout_seconds,
+        )
+        engine = create_engine_for(settings.app_database_url(), timeouts=timeouts)
         app.state.sessions = create_session_factory(engine)
         catalog = ModelCatalog(
             store=settings.mlflow_store(),
@@ -60,6 +67,7 @@ def create_app(settings: Settings) -> FastAPI:
             keyring,
             lambda: catalog.refresh(retry_failed=True),
             interval_s=settings.sync_interval_seconds,
+            database=app.state.app_database,  # its rounds are the database's probe
         )
         app.state.worker_sync = sync
         await asyncio.to_thread(sync.start)  # the keys are read before the first request
@@ -86,8 +94,16 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.keyring = keyring
+    app.state.scoring_threads = scoring_threads()  # batches are scored off the loop
+    app.state.app_database = Component(
+        "app_database",
+        down_note="customer calls answer 503, API keys stay as last read",
+        back_note="API keys re-read",
+    )
     install_error_handlers(app)
     app.state.capture = capture
+    # Inside capture, so its 413s are captured (with the little of the body that was read).
+    app.add_middleware(BodyLimitMiddleware, limits=BodyLimits.of(settings))
     if capture:
         capture.install(app)  # inside RequestIdMiddleware, so the request id is set
     app.add_middleware(RequestIdMiddleware)

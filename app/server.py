@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import socket
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import uvicorn
 from fastapi import APIRouter, FastAPI
@@ -21,6 +21,8 @@ from app.db.migrations import ensure_up_to_date
 from app.main import create_app
 
 WORKER_HEALTHCHECK_TIMEOUT_S = 30
+LOG_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
+APP_LOGGERS = ("app", "training", "model_registry")
 
 
 class NoDelayHttpToolsProtocol(HttpToolsProtocol):
@@ -66,9 +68,6 @@ def run_server(settings: Settings) -> None:
     """
     # Checked here as well as in the lifespan, so the message is one line, not uvicorn's traceback.
     ensure_up_to_date(settings.app_database_url())
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     if settings.workers == 1:
         _serve(create_app(settings), settings)
         return
@@ -97,4 +96,30 @@ def _serve(app: FastAPI | str, settings: Settings) -> None:
         # (spawned; 4.4 s alone on a busy 2-core machine). With uvicorn's default, 5 s, both
         # workers were killed and respawned in a loop there, never serving.
         timeout_worker_healthcheck=WORKER_HEALTHCHECK_TIMEOUT_S,
+        # On SIGTERM uvicorn stops accepting, lets every request it has read finish (within
+        # this grace; past it, cancels them), then runs the lifespan's end: capture flushes.
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        log_config=log_config(),
     )
+
+
+def log_config() -> dict[str, Any]:
+    """Logging for uvicorn to apply in every process it runs: a spawned worker does not
+    inherit the parent's, so without this the workers' own INFO lines (models loaded, swaps,
+    refused versions) were lost. Each line names its process: workers interleave."""
+    formatter = {"format": LOG_FORMAT}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        # uvicorn sets use_colors on both when asked to; both are plain here.
+        "formatters": {"default": formatter, "access": formatter},
+        "handlers": {
+            "default": {
+                "class": "logging.StreamHandler",
+                "formatter": "default",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "root": {"handlers": ["default"], "level": "WARNING"},
+        "loggers": {name: {"level": "INFO"} for name in (*APP_LOGGERS, "uvicorn")},
+    }

@@ -15,7 +15,13 @@ from fastapi.security import HTTPBearer
 from sqlalchemy.orm import Session
 
 from app.core.config import Settings
-from app.core.errors import FieldError, InvalidInputError
+from app.core.errors import (
+    DatabaseUnavailableError,
+    FieldError,
+    InvalidInputError,
+    is_database_unavailable,
+)
+from app.core.health import Component
 from app.core.security import ADMIN, Caller, Keyring, presented_secret
 from app.db.session import session_scope
 from app.services.model_catalog import ModelCatalog
@@ -112,7 +118,27 @@ async def get_serving_models(
     return catalog.serving(model_alias)
 
 
-def get_session(request: Request) -> Iterator[Session]:
+def guard_app_database(request: Request) -> Iterator[None]:
+    """The app database's failures answer 503 with Retry-After, never 500; while it is down
+    (a request or the worker's probe found it so) a call answers 503 at once, until the
+    probe finds it back (within ``INSIGHT_SYNC_INTERVAL_SECONDS``)."""
+    database: Component = request.app.state.app_database
+    if database.is_down:
+        raise DatabaseUnavailableError()
+    try:
+        yield
+    except Exception as error:
+        if not is_database_unavailable(error):
+            raise
+        database.down(error)
+        raise DatabaseUnavailableError() from None
+
+
+# Scope "function": it ends, and its failure is answered, before the answer is sent.
+DatabaseGuard = Depends(guard_app_database, scope="function")
+
+
+def get_session(request: Request, _: Annotated[None, DatabaseGuard]) -> Iterator[Session]:
     """One app-database transaction per request: committed on success, rolled back on error."""
     with session_scope(request.app.state.sessions) as session:
         yield session
@@ -120,6 +146,8 @@ def get_session(request: Request) -> Iterator[Session]:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 AdminDep = Annotated[Caller, Depends(ScopeGuard(ADMIN))]
-SessionDep = Annotated[Session, Depends(get_session)]
+# Committed before the answer is sent, so a failed commit is answered as such (503), not
+# after a 200 (the default scope, "request", ends once the answer is out).
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 CatalogDep = Annotated[ModelCatalog, Depends(get_catalog)]
 ServingModelsDep = Annotated[ServingModels, Depends(get_serving_models)]

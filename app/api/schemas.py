@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.services.customer_ids import CUSTOMER_ID_RULE, CustomerId
+
 
 class ClassifyRequest(BaseModel):
     """One text in ``text`` or a batch in ``texts``; exactly one of the two."""
@@ -66,8 +68,21 @@ class ModelsResponse(BaseModel):
     checked_at: datetime | None = Field(description="The last check of the registry.")
 
 
+class ComponentOut(BaseModel):
+    """One part the service relies on: its state, since when, and why it is down."""
+
+    model_config = ConfigDict(from_attributes=True)  # read straight from a ComponentState
+
+    state: Literal["ready", "loading", "down"]
+    since: datetime
+    error: str | None = Field(None, description="When down: what failed (an error's type).")
+
+
 class Readiness(BaseModel):
-    status: Literal["ready", "not ready"]
+    status: Literal["ready", "degraded", "not ready"] = Field(
+        description="not ready (503): the models cannot answer; degraded (200): they can, "
+        "but the app database or the registry is down."
+    )
     alias: str = Field(description="The deployment's alias.")
     loading: bool = Field(description="The first load is still under way.")
     loaded: dict[str, dict[str, str]] = Field(description="Per alias, model name -> version.")
@@ -76,6 +91,9 @@ class Readiness(BaseModel):
     )
     failures: list[LoadFailureOut]
     checked_at: datetime | None
+    components: dict[str, ComponentOut] = Field(
+        description="models, app_database and registry: each one's state and since when."
+    )
 
 
 class AliasCheckOut(BaseModel):
@@ -144,7 +162,9 @@ CLASSIFY_ANSWER_EXAMPLE = {
 
 
 class CustomerFeatures(BaseModel):
-    customer_id: str | None = Field(None, description="Echoed in the answer; optional.")
+    customer_id: CustomerId | None = Field(
+        None, description=f"Echoed in the answer; optional. {CUSTOMER_ID_RULE}."
+    )
     features: dict[str, Any] = Field(description="The feature record, by the model signature.")
 
 

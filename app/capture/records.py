@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -9,19 +10,28 @@ from typing import Any
 import orjson
 
 from app.capture.buffer import RawCapture
-from app.capture.masking import mask_document, mask_text
+from app.capture.masking import NAME, mask_document, mask_text, placeholder_for_key
 
 MODEL_REF_FIELDS = ("name", "version", "alias")
 UUID_FORM = re.compile(r"[0-9a-fA-F]{32}|[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
+# A placeholder, or a run of Chinese characters.
+_PLACEHOLDER_OR_CJK = re.compile(r"〔[^〕]*〕|[\u4e00-\u9fff]+")
+# A member of a JSON object, its string value possibly cut off at the end of a fragment.
+_JSON_MEMBER = re.compile(r'"((?:[^"\\]|\\.)*)"(\s*:\s*)("(?:[^"\\]|\\.)*(?:"|$)|[^,}\]\s]+)')
+_NON_ASCII_ESCAPES = re.compile(r"(?:\\u(?!00[0-7])[0-9a-fA-F]{4})+")
 
 
 def captured_row(entry: RawCapture) -> dict[str, Any]:
     """The row to insert for ``entry``; nothing personal survives in it."""
     answer = _parsed(entry.answer)
+    body = _fragment(entry.body) if entry.body_truncated else mask_document(_parsed(entry.body))
     return {
+        "capture_id": f"{entry.capture_id:032x}" if entry.capture_id else None,
         "request_id": _request_id(entry.request_id),
         "endpoint": mask_text(entry.endpoint),
-        "body": mask_document(_parsed(entry.body)),
+        "path_params": masked_path_params(entry.path_params),
+        "body": body,
+        "body_truncated": entry.body_truncated,
         "answer": mask_document(answer, keep=("models",)),
         "model_versions": model_refs(answer),
         "latency_ms": round(entry.latency_ms, 3),
@@ -57,3 +67,46 @@ def _parsed(content: bytes) -> Any:
         return orjson.loads(content)
     except orjson.JSONDecodeError:
         return content.decode("utf-8", errors="replace")
+
+
+def masked_path_params(params: dict[str, Any] | None) -> dict[str, str] | None:
+    """A path's parameters (a customer id), each masked: an ordinary id (C00000001) stays as it
+    is, so replay reaches the same customer; personal data in one does not."""
+    if not params:
+        return None
+    return {key: _masked_id(str(value)) for key, value in params.items()}
+
+
+def _masked_id(value: str) -> str:
+    """The rules' masking, and Chinese characters left in an id taken for a name: an id is a
+    code, and a name in it has no cue word for the rules to find (``张伟13812345678``)."""
+    return _PLACEHOLDER_OR_CJK.sub(_name_unless_placeholder, mask_text(value))
+
+
+def _name_unless_placeholder(match: re.Match[str]) -> str:
+    return match.group() if match.group().startswith("〔") else NAME
+
+
+def _fragment(prefix: bytes) -> str:
+    """A refused body's kept prefix, masked: it is no longer JSON, so the values of personal
+    keys are found by a pattern, and escaped characters are read, before the text rules run."""
+    # Not final: a character the cut split in two is left out, not replaced by U+FFFD.
+    text = _unescaped(codecs.getincrementaldecoder("utf-8")("replace").decode(prefix))
+    return mask_text(_JSON_MEMBER.sub(_masked_member, text))
+
+
+def _masked_member(match: re.Match[str]) -> str:
+    key, colon, value = match.groups()
+    placeholder = placeholder_for_key(key)
+    return match.group() if placeholder is None else f'"{key}"{colon}"{placeholder}"'
+
+
+def _unescaped(text: str) -> str:
+    """``\\uXXXX`` escapes of characters outside ASCII read as the characters (a client may
+    escape all of its Chinese); ASCII escapes stay, so quotes keep their meaning."""
+    return _NON_ASCII_ESCAPES.sub(_decoded_escapes, text)
+
+
+def _decoded_escapes(match: re.Match[str]) -> str:
+    units = bytes.fromhex(match.group().replace("\\u", ""))
+    return units.decode("utf-16-be", errors="replace")

@@ -14,7 +14,10 @@ class RequestCapture:
     """Installed by ``create_app`` when ``capture_enabled``; started and stopped by the lifespan."""
 
     def __init__(self, settings: Settings):
-        self.buffer = CaptureBuffer(settings.capture_buffer_size)
+        self.buffer = CaptureBuffer(
+            settings.capture_buffer_size, max_bytes=settings.capture_buffer_bytes
+        )
+        self.refused_body_bytes = settings.capture_refused_body_bytes
         self.policy = WriterPolicy(
             batch_size=settings.capture_batch_size,
             flush_interval_s=settings.capture_flush_interval_seconds,
@@ -24,7 +27,9 @@ class RequestCapture:
         self.writer: CaptureWriter | None = None
 
     def install(self, app: Starlette) -> None:
-        app.add_middleware(CaptureMiddleware, buffer=self.buffer)
+        app.add_middleware(
+            CaptureMiddleware, buffer=self.buffer, refused_body_bytes=self.refused_body_bytes
+        )
 
     def start(self, database_url: str) -> None:
         self.writer = CaptureWriter(self.buffer, database_url, self.policy)

@@ -32,6 +32,18 @@ class Settings(BaseSettings):
         None,
         description="SQLAlchemy URL of the app database; unset means SQLite file data_dir/insight.db.",
     )
+    database_connect_timeout_seconds: float = Field(
+        2.0,
+        gt=0,
+        description="How long the service waits to connect to the app database (PostgreSQL "
+        "counts whole seconds, at least 2) before the call answers 503.",
+    )
+    database_statement_timeout_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="How long one app-database statement, a lock wait (SQLite: the file's "
+        "lock) or a wait for a free pooled connection may take before the call answers 503.",
+    )
     model_alias: Literal["production", "staging"] = Field(
         "production",
         description="Alias a request without an X-Model-Alias header is answered from; "
@@ -63,6 +75,12 @@ class Settings(BaseSettings):
     port: int = Field(8000, description="Port the service listens on.")
     workers: int = Field(
         1, ge=1, description="Service processes; each loads every model (see the README's figures)."
+    )
+    shutdown_grace_seconds: int = Field(
+        30,
+        ge=1,
+        description="On SIGTERM, how long the service lets the requests it has read finish "
+        "(past it they are cancelled); then capture flushes and it exits.",
     )
     access_log: bool = Field(
         False, description="Log one line per request (method, path, status; never the body)."
@@ -98,16 +116,40 @@ class Settings(BaseSettings):
     max_text_chars: int = Field(
         2000, ge=1, description="Longest text, in characters, that may be classified."
     )
+    max_record_bytes: int = Field(
+        16 * 1024,
+        ge=1,
+        description="Largest customer feature record, in bytes of JSON, a score or store request "
+        "may carry per customer; with max_customers_per_request it sets those body limits.",
+    )
+    max_body_bytes: int | None = Field(
+        None,
+        ge=1,
+        description="One body limit, in bytes, for every endpoint, instead of the limits derived "
+        "from the batch settings (past it: 413, the body never read whole).",
+    )
     capture_enabled: bool = Field(
         True,
         description="Capture every scoring and classification request and its answer, "
         "personal data masked, in the app database (docs/request-capture.md).",
     )
     capture_buffer_size: int = Field(
-        10_000,
+        200_000,
         ge=1,
         description="Captured requests that may wait for the database; past it new ones are "
-        "dropped and counted (insight_capture_dropped_total).",
+        "dropped and counted (insight_capture_dropped_total). A minute at the top rate fits.",
+    )
+    capture_buffer_bytes: int = Field(
+        256 * 1024 * 1024,
+        ge=1,
+        description="Bytes the waiting captured requests may hold (bodies and answers); past it "
+        "new ones are dropped and counted, as past capture_buffer_size.",
+    )
+    capture_refused_body_bytes: int = Field(
+        4096,
+        ge=0,
+        description="Most bytes of a refused (non-2xx) request's body that capture keeps; the "
+        "row of a longer one holds that prefix, marked body_truncated.",
     )
     capture_batch_size: int = Field(
         2000, ge=1, description="Most captured requests written per transaction."

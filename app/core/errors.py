@@ -15,7 +15,9 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from model_registry.registry import ModelNotFoundError
 
@@ -74,6 +76,38 @@ class CustomerNotFoundError(ProblemError):
     title = "Unknown customer"
 
 
+class DatabaseUnavailableError(ProblemError):
+    """The app database is down, unreachable or too slow: the call may work again soon."""
+
+    status = 503
+    title = "Database unavailable"
+
+    def __init__(
+        self, detail: str = "the app database is unavailable; try again", *, retry_after_s: int = 2
+    ):
+        super().__init__(detail)
+        self.retry_after_s = max(1, retry_after_s)
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_s)}
+
+
+# SQLite calls a mistake in a statement an OperationalError too; these of its result codes
+# mean busy or gone: BUSY, LOCKED, NOMEM, IOERR, FULL, CANTOPEN, PROTOCOL.
+SQLITE_UNAVAILABLE = frozenset({5, 6, 7, 10, 13, 14, 15})
+
+
+def is_database_unavailable(error: BaseException) -> bool:
+    """Whether a SQLAlchemy error means the database is down or too slow, not a bug: a refused
+    or lost connection, a statement or lock timeout, no free pooled connection."""
+    sqlite_code = getattr(getattr(error, "orig", None), "sqlite_errorcode", None)
+    if sqlite_code is not None:
+        return sqlite_code & 0xFF in SQLITE_UNAVAILABLE  # extended codes keep it in the low byte
+    if isinstance(error, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)):
+        return True
+    return isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated
+
+
 class UnauthorizedError(ProblemError):
     """No API key, or one that is not (or no longer) valid."""
 
@@ -127,8 +161,12 @@ def problem_response(
         "title": title,
         "status": status,
         "detail": detail,
-        "instance": request.url.path,
     }
+    route = request.scope.get("route")
+    if route is not None:
+        # The route's template (/v1/customers/{customer_id}), never the concrete path: a path
+        # may hold a customer id, which is personal data.
+        body["instance"] = route.path
     if errors:
         body["errors"] = [{"field": e.field, "message": e.message} for e in errors]
     body |= extra or {}
@@ -138,12 +176,18 @@ def problem_response(
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Render every error the service can meet as problem+json."""
+    """Render every error the service can meet as problem+json.
+
+    Call it before adding any other middleware, so that ``UnexpectedErrorMiddleware`` sits
+    innermost and the others see its 500 as an answer.
+    """
     app.add_exception_handler(ProblemError, _problem)
     app.add_exception_handler(ModelNotFoundError, _model_not_found)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_exception_handler(sa_exc.SQLAlchemyError, _database_error)
+    app.add_middleware(UnexpectedErrorMiddleware)
+    app.add_exception_handler(Exception, _unexpected)  # only for errors in outer middleware
 
 
 async def _problem(request: Request, error: ProblemError) -> Response:
@@ -196,10 +240,61 @@ async def _http(request: Request, error: StarletteHTTPException) -> Response:
     return problem_response(request, status=error.status_code, title=title, detail=detail)
 
 
+async def _database_error(request: Request, error: sa_exc.SQLAlchemyError) -> Response:
+    if is_database_unavailable(error):  # a route that did not map it: still no 500
+        return await _problem(request, DatabaseUnavailableError())
+    return await _unexpected(request, error)
+
+
 async def _unexpected(request: Request, error: Exception) -> Response:
-    # The frames, not the message: an exception's message may quote the customer's data.
-    frames = "".join(traceback.format_tb(error.__traceback__))
-    logger.error("unexpected %s on %s\n%s", type(error).__name__, request.url.path, frames)
+    _log_unexpected(request.scope, error)
+    return _internal_error(request)
+
+
+def _internal_error(request: Request) -> Response:
     return problem_response(
         request, status=500, title="Internal error", detail="the service failed to answer"
     )
+
+
+def _log_unexpected(scope: Scope, error: BaseException) -> None:
+    # The frames, not the message: an exception's message may quote the customer's data (or
+    # a statement's parameters). The route template, not the path: a path holds customer ids.
+    frames = "".join(traceback.format_tb(error.__traceback__))
+    route = getattr(scope.get("route"), "path", "an unknown route")
+    logger.error("unexpected %s on %s\n%s", type(error).__name__, route, frames)
+
+
+class UnexpectedErrorMiddleware:
+    """Answers 500 for an error no handler took, without letting the error out of the app.
+
+    Starlette's own last-resort handler answers, then raises the error on to uvicorn, which
+    logs it with its message (customer data, SQL parameters) and closes the keep-alive
+    connection without saying so: the client's next request on it fails too.
+    """
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        progress = {"started": False, "done": False}
+
+        async def tracked(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                progress["started"] = True
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                progress["done"] = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as error:
+            _log_unexpected(scope, error)
+            if progress["done"]:  # answered in full: nothing is lost, keep the connection
+                return
+            if progress["started"]:  # cut short: only a closed connection tells the client
+                raise RuntimeError(f"answer cut short by {type(error).__name__}") from None
+            await _internal_error(Request(scope))(scope, receive, send)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base, JSONDocument, UtcDateTime, utc_now
@@ -87,9 +87,15 @@ class CapturedRequest(Base):
     __tablename__ = "captured_requests"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # Made on the request path, unique: a batch written twice (its worker killed before it
+    # could say so) stores each row once. Rows of before revision 0004 have none.
+    capture_id: Mapped[str | None] = mapped_column(String(32), unique=True)
     request_id: Mapped[str] = mapped_column(String(128), index=True)
-    endpoint: Mapped[str] = mapped_column(String(200), index=True)
+    endpoint: Mapped[str] = mapped_column(String(200), index=True)  # the route template
+    path_params: Mapped[dict[str, str] | None] = mapped_column(JSONDocument)  # masked
     body: Mapped[Any] = mapped_column(JSONDocument)
+    # ``body`` holds a masked prefix (a string) of a refused request's body, not all of it.
+    body_truncated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     answer: Mapped[Any] = mapped_column(JSONDocument, nullable=True)
     model_versions: Mapped[list[dict[str, str]]] = mapped_column(JSONDocument, default=list)
     latency_ms: Mapped[float] = mapped_column(Float)

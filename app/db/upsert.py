@@ -1,4 +1,4 @@
-"""``INSERT ... ON CONFLICT DO UPDATE`` for the databases the store runs on."""
+"""``INSERT ... ON CONFLICT DO UPDATE`` (or ``DO NOTHING``) for the databases the store runs on."""
 
 from __future__ import annotations
 
@@ -23,3 +23,12 @@ def upsert_statement(table: Table, dialect_name: str, *, update_columns: Sequenc
         index_elements=list(table.primary_key.columns),
         set_={name: statement.excluded[name] for name in update_columns},
     )
+
+
+def insert_new_statement(table: Table, dialect_name: str, *, key: Sequence[str]) -> Insert:
+    """Insert rows into ``table``, skipping any whose ``key`` (a unique constraint's columns)
+    is already stored: writing the same rows twice stores them once."""
+    dialects = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+    if dialect_name not in dialects:
+        raise NotImplementedError(f"no insert-if-new for the {dialect_name} database")
+    return dialects[dialect_name](table).on_conflict_do_nothing(index_elements=list(key))

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,6 +23,7 @@ _PROFILE_PATH = re.compile(r"^/v1/customers/[^/]+/profile$")
 _DURATION = re.compile(r"^(\d+)([mhd])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 PAGE_ROWS = 200
+MASK_OPENING = "〔"  # every masking placeholder starts with it
 
 
 class SelectionError(ValueError):
@@ -34,16 +36,32 @@ class Captured:
 
     id: int
     request_id: str
-    endpoint: str
+    endpoint: str  # the route template; before revision 0004, a profile's path
     body: Any
     answer: Any
     model_versions: list[dict[str, str]]
     latency_ms: float
     captured_at: datetime
+    path_params: Mapping[str, str] | None = None  # masked, as capture stored them
 
     @property
     def template(self) -> str:
         return endpoint_template(self.endpoint)
+
+    @property
+    def path(self) -> str:
+        """The path to send the request to: the template filled with its parameters."""
+        if not self.path_params:
+            return self.endpoint
+        quoted = {name: quote(str(value), safe="") for name, value in self.path_params.items()}
+        return self.endpoint.format_map(quoted)
+
+    @property
+    def masked_path(self) -> bool:
+        """True when capture masked personal data in the path (a customer id): the request
+        can no longer reach the customer it was about."""
+        values = self.path_params.values() if self.path_params else ()
+        return MASK_OPENING in self.endpoint or any(MASK_OPENING in str(v) for v in values)
 
     @property
     def answered_by_production(self) -> bool:
@@ -194,4 +212,5 @@ def _captured(row: CapturedRequest) -> Captured:
         model_versions=list(row.model_versions or []),
         latency_ms=float(row.latency_ms),
         captured_at=row.captured_at,
+        path_params=row.path_params,
     )

@@ -121,6 +121,8 @@ async def send(client: httpx.AsyncClient, captured: Captured) -> Replayed:
     method = METHODS.get(captured.template)
     if method is None:
         return Replayed(status=None, answer=None, latency_ms=0.0, problem="not replayable")
+    if captured.masked_path:
+        return Replayed(status=None, answer=None, latency_ms=0.0, problem="masked customer id")
     headers = dict(STAGING_HEADERS)
     if (
         captured.request_id.isascii()
@@ -131,7 +133,7 @@ async def send(client: httpx.AsyncClient, captured: Captured) -> Replayed:
         headers["Content-Type"] = "application/json"
     started = time.perf_counter()
     try:
-        response = await client.request(method, captured.endpoint, content=body, headers=headers)
+        response = await client.request(method, captured.path, content=body, headers=headers)
     except httpx.TransportError as error:
         latency = (time.perf_counter() - started) * 1000
         return Replayed(status=None, answer=None, latency_ms=latency, problem=type(error).__name__)

@@ -1,15 +1,20 @@
-"""Checking a chunk of customer rows against the customer schema before it is stored.
+"""Checking customer records against the customer schema before they are stored: a chunk of
+rows of an imported file, or one record sent as JSON (``PUT /v1/customers/{id}``).
 
 A column named in ``training.customer_schema.COLUMNS`` must hold values of its type (a number,
-a whole number, one of its categories); any other column is kept as it is. A row that breaks a
-rule is reported with its line number and every reason, and left out: nothing is coerced.
-Reasons name the column and the rule, never the value (it is customer data).
+a whole number, one of its categories); any other column is kept as it is. No value may hold
+a NUL character (PostgreSQL cannot store it). A row that breaks a rule is reported with its
+line number and every reason, and left out: nothing is coerced (a whole number written ``1e3``
+or ``30.0`` is refused, not stored as 1000 or 30). Reasons name the column and the rule, never
+the value (it is customer data).
 """
 
 from __future__ import annotations
 
+import math
+import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,13 +23,20 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from app.db.models import CUSTOMER_ID_LENGTH
+from app.core.errors import FieldError
+from app.services.customer_ids import customer_id_problem
 from training.customer_schema import COLUMNS, Column
 
 KNOWN_COLUMNS = {column.name: column for column in COLUMNS}
 # Spellings of "no value" a numeric column may carry besides an empty cell.
 MISSING_NUMBER_SPELLINGS = frozenset({"na", "n/a", "nan", "null", "none"})
-LARGEST_WHOLE_NUMBER = 2**53  # beyond this a JSON reader may not keep every digit
+# Whole numbers from 2**53 on: a JSON reader (or a float) may not keep every digit.
+WHOLE_NUMBER_LIMIT = 2**53
+# A whole number written as text: digits, maybe a sign; RE2 (Arrow) and Python agree on it.
+WHOLE_NUMBER_TEXT = r"^\s*[+-]?[0-9]+\s*$"
+NUL_RULE = "holds a NUL character"
+# What no stored text may hold: NUL (PostgreSQL refuses it), half a surrogate pair (no UTF-8).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -65,13 +77,12 @@ def check_chunk(
 def _check_ids(ids: pd.Series, places: list[str], reasons: dict[int, list[str]]) -> list[str]:
     text = ids.astype("string")
     blank = _blank(text.to_numpy(dtype=object))
-    too_long = (text.str.len() > CUSTOMER_ID_LENGTH).fillna(False).to_numpy()
     first_place: dict[str, str] = {}
     for i, customer_id in enumerate(text):
         if blank[i]:
             reasons[i].append(f"{ids.name}: blank")
-        elif too_long[i]:
-            reasons[i].append(f"{ids.name}: longer than {CUSTOMER_ID_LENGTH} characters")
+        elif problem := customer_id_problem(customer_id):
+            reasons[i].append(f"{ids.name}: {problem}")
         elif customer_id in first_place:
             reasons[i].append(f"{ids.name}: repeats the id on {first_place[customer_id]}")
         else:
@@ -82,14 +93,13 @@ def _check_ids(ids: pd.Series, places: list[str], reasons: dict[int, list[str]])
 def _column_values(name: str, series: pd.Series, reasons: dict[int, list[str]]) -> list[Any]:
     """The column's values for JSON (None for a blank), noting each value that breaks a rule."""
     column = KNOWN_COLUMNS.get(name)
-    if column is None:
-        return _as_given(series)
-    if column.dtype == "category":
+    if column is not None and column.dtype == "category":
         values, bad, rule = _categories(series, column)
-    elif column.dtype in ("int64", "float64"):
+    elif column is not None and column.dtype in ("int64", "float64"):
         values, bad, rule = _numbers(series, whole=column.dtype == "int64")
-    else:
-        return _as_given(series.astype("string"))
+    else:  # kept as given (text, for a column of the schema's text type)
+        given = series if column is None else series.astype("string")
+        values, bad, rule = _as_given(given), _holds_nul(given), NUL_RULE
     for i in np.flatnonzero(bad):
         reasons[int(i)].append(f"{name}: {rule}")
     return values
@@ -109,12 +119,32 @@ def _categories(series: pd.Series, column: Column) -> tuple[list[Any], np.ndarra
     return values.tolist(), bad, f"not one of {', '.join(column.categories)}"
 
 
+def _holds_nul(series: pd.Series) -> np.ndarray:
+    """True where a value is text holding a NUL character."""
+    if pd.api.types.is_numeric_dtype(series):
+        return np.zeros(len(series), dtype=bool)
+    text = _as_text(series)
+    if text is not None:
+        return pc.match_substring(text, "\x00").fill_null(False).to_numpy(zero_copy_only=False)
+    values = series.to_numpy(dtype=object)
+    return np.fromiter((isinstance(v, str) and "\x00" in v for v in values), bool, len(values))
+
+
+def _as_text(series: pd.Series) -> pa.Array | None:
+    """The column as Arrow text, or None when it holds values that are not text."""
+    try:
+        return pa.array(series, type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+
+
 def _numbers(series: pd.Series, *, whole: bool) -> tuple[list[Any], np.ndarray, str]:
     numbers = _parse_numbers(series)
     valid = np.isfinite(numbers)
     if whole:
         magnitude = np.abs(numbers, where=valid, out=np.zeros_like(numbers))
-        valid &= (magnitude <= LARGEST_WHOLE_NUMBER) & (np.mod(magnitude, 1) == 0)
+        valid &= (magnitude < WHOLE_NUMBER_LIMIT) & (np.mod(magnitude, 1) == 0)
+        valid &= _written_whole(series)
     # Only the values that are not numbers are looked at one by one: blanks, or mistakes.
     raw = series.to_numpy(dtype=object)
     failed = np.flatnonzero(~valid)
@@ -124,6 +154,20 @@ def _numbers(series: pd.Series, *, whole: bool) -> tuple[list[Any], np.ndarray, 
     values[~valid] = None
     rule = "not a whole number" if whole else "not a number"
     return values.tolist(), ~valid & ~blank, rule
+
+
+def _written_whole(series: pd.Series) -> np.ndarray:
+    """False where a value is text not written as a whole number (``1e3``, ``30.0``): the
+    text's number may be whole, but reading it so would be a guess."""
+    if pd.api.types.is_numeric_dtype(series):
+        return np.ones(len(series), dtype=bool)
+    text = _as_text(series)
+    if text is not None:
+        written = pc.match_substring_regex(text, WHOLE_NUMBER_TEXT)
+        return written.fill_null(True).to_numpy(zero_copy_only=False)
+    values = series.to_numpy(dtype=object)
+    whole = re.compile(WHOLE_NUMBER_TEXT)
+    return np.fromiter((not isinstance(v, str) or bool(whole.match(v)) for v in values), bool)
 
 
 def _parse_numbers(series: pd.Series) -> np.ndarray:
@@ -149,3 +193,54 @@ def _blank(values: np.ndarray) -> np.ndarray:
     text = np.flatnonzero(~blank)
     blank[text] = [isinstance(v, str) and not v.strip() for v in values[text]]
     return blank
+
+
+def record_problems(record: Mapping[str, Any], *, field: str = "features") -> list[FieldError]:
+    """What breaks the schema's rules in one record sent as JSON: the import's rules, for
+    values JSON has typed already (``null`` is a blank); named ``<field>.<column>``."""
+    if not record:
+        return [FieldError(field, "must hold at least one feature")]
+    problems = []
+    for name, value in record.items():
+        if rule := _text_problem(name):  # a name that cannot be stored is not quoted back
+            problems.append(FieldError(field, f"a feature's name {rule}"))
+        elif rule := _value_problem(KNOWN_COLUMNS.get(name), value):
+            problems.append(FieldError(f"{field}.{name}", rule))
+    return problems
+
+
+def _value_problem(column: Column | None, value: Any) -> str | None:
+    if rule := _text_problem(value):
+        return rule
+    if column is None or value is None:
+        return None
+    if column.dtype == "category" and value not in column.categories:
+        return f"not one of {', '.join(column.categories)}"
+    if column.dtype == "int64" and not _whole_number(value):
+        return "not a whole number"
+    if column.dtype == "float64" and not _number(value):
+        return "not a number"
+    return None
+
+
+def _text_problem(value: Any) -> str | None:
+    """Why text somewhere in ``value`` (nested names too) cannot be stored, or None."""
+    if isinstance(value, str):
+        found = _UNSTORABLE.search(value)
+        if found is None:
+            return None
+        return NUL_RULE if found.group() == "\x00" else "holds text that is not valid Unicode"
+    if isinstance(value, Mapping):
+        value = [*value.keys(), *value.values()]
+    if isinstance(value, list):
+        return next(filter(None, map(_text_problem, value)), None)
+    return None
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _whole_number(value: Any) -> bool:
+    # JSON has one number type: 30.0 is a whole number as much as 30 is.
+    return _number(value) and value == int(value) and abs(value) < WHOLE_NUMBER_LIMIT

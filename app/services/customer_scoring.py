@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from app.core.errors import FieldError, InvalidInputError, NotReadyError, PayloadTooLargeError
+from app.services.customer_records import record_problems
 from app.services.feature_checks import feature_problems
 from app.services.model_snapshot import ServingModels
 from app.services.served_models import CUSTOMER_MODELS, ServedCustomerModel
@@ -31,6 +32,23 @@ def customer_models(
         reasons = "; ".join(f"{n}: {serving.reason(n)}" for n in missing)
         raise NotReadyError(f"not available: {reasons}")
     return models  # type: ignore[return-value]
+
+
+def check_record(record: dict[str, Any], serving: ServingModels) -> None:
+    """A record to store keeps the customer schema's rules (the import's) and holds what each
+    loaded customer model's signature needs, so the customer's profile can answer; 422
+    naming ``features.<column>`` otherwise."""
+    problems = record_problems(record, field="features")
+    loaded = [m for m in serving.models.values() if isinstance(m, ServedCustomerModel)]
+    for rules in dict.fromkeys(model.feature_rules for model in loaded):
+        problems += feature_problems(record, rules, field="features")
+    by_field: dict[str, FieldError] = {}
+    for problem in problems:  # the schema's reason first, one per field
+        by_field.setdefault(problem.field, problem)
+    if by_field:
+        raise InvalidInputError(
+            f"{len(by_field)} missing or malformed feature(s)", errors=list(by_field.values())
+        )
 
 
 def check_batch(records: list[dict[str, Any]], *, max_customers: int) -> None:

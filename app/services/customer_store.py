@@ -37,7 +37,8 @@ def get_customer_or_raise(session: Session, customer_id: str) -> Customer:
     """The customer; ``CustomerNotFoundError`` (404) if the store does not hold it."""
     customer = get_customer(session, customer_id)
     if customer is None:
-        raise CustomerNotFoundError(f"no customer with id {customer_id!r}")
+        # Not the id: it may be personal data (a phone number), and the caller knows it.
+        raise CustomerNotFoundError("the store holds no customer with this id")
     return customer
 
 
@@ -140,9 +141,13 @@ def _import_chunks(
             inserted = _store_chunk(session, checked.customer_ids, checked.records)
         summary.inserted += inserted
         summary.updated += len(checked.customer_ids) - inserted
-        summary.problems.extend(checked.problems)
+        summary.problems.extend(sorted([*chunk.problems, *checked.problems], key=_line))
         if progress is not None:
             progress(summary)
+
+
+def _line(problem: RowProblem) -> int:
+    return problem.line
 
 
 def _store_chunk(session: Session, customer_ids: list[str], records: list[dict]) -> int:

@@ -9,6 +9,9 @@ thread that, every ``interval_s``:
 - looks for admin refreshes asked of another worker (``refresh`` rows in ``model_events``)
   and carries them out, then marks the row's id as done.
 
+Each round is also the worker's probe of the app database: a failed round marks it down
+(``/readyz`` says so, customer calls answer 503 at once), the next good round marks it back.
+
 The admin refresh records its ``refresh`` event, checks the registry in its own worker, then
 waits for every live worker to confirm it.
 """
@@ -28,6 +31,8 @@ from datetime import timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.core.errors import is_database_unavailable
+from app.core.health import Component, error_name
 from app.core.security import Keyring
 from app.db.base import utc_now
 from app.db.models import ModelEvent, ServiceWorker
@@ -62,6 +67,7 @@ class WorkerSync:
         refresh_models: Callable[[], object],
         *,
         interval_s: float,
+        database: Component | None = None,
     ):
         self.sessions = sessions
         self.keyring = keyring
@@ -74,7 +80,8 @@ class WorkerSync:
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="worker-sync", daemon=True)
         self._beat_at = 0.0
-        self._down_since: float | None = None
+        self.database = database or Component("app_database")
+        self._failed_with: str | None = None  # a round's last failure that was not the database
 
     def start(self) -> None:
         """Read the keys and join the deployment now (the service serves none before), then
@@ -92,6 +99,7 @@ class WorkerSync:
                 )
             )
         self._beat_at = time.monotonic()
+        self.database.ready()
         self._thread.start()
 
     def stop(self, timeout_s: float = 5.0) -> None:
@@ -155,10 +163,11 @@ class WorkerSync:
         while not self._stopping.wait(self.interval_s):
             try:
                 self.sync()
-            except Exception as error:  # the database is down: keep the keys we have
+            except Exception as error:
                 self._on_failure(error)
             else:
-                self._on_success()
+                self.database.ready()
+                self._failed_with = None
 
     def sync(self) -> None:
         """One round: keys in, last-used out, a heartbeat, and refreshes asked elsewhere."""
@@ -189,6 +198,13 @@ class WorkerSync:
         session.execute(delete(ServiceWorker).where(ServiceWorker.seen_at < now - FORGET_AFTER))
         self._beat_at = time.monotonic()
 
+    def _on_failure(self, error: Exception) -> None:
+        if is_database_unavailable(error):  # keep the keys we have; logged once, when it changes
+            self.database.down(error)
+        elif type(error).__name__ != self._failed_with:  # a bug: say so once, not every round
+            self._failed_with = type(error).__name__
+            logger.error("worker %s: a sync round failed: %s", os.getpid(), error_name(error))
+
     def _refresh(self, event_id: int) -> None:
         """Carry out a refresh asked of another worker (on a thread: a swap takes seconds,
         and the keys must keep being read meanwhile)."""
@@ -198,24 +214,6 @@ class WorkerSync:
                 self.mark_refreshed(event_id)
             except Exception:
                 logger.exception("worker %s: the refresh asked elsewhere failed", os.getpid())
-
-    def _on_failure(self, error: Exception) -> None:
-        if self._down_since is None:
-            self._down_since = time.monotonic()
-            logger.warning(
-                "worker %s: the app database is unavailable (%s); API keys stay as last read",
-                os.getpid(),
-                type(getattr(error, "orig", None) or error).__name__,
-            )
-
-    def _on_success(self) -> None:
-        if self._down_since is not None:
-            logger.warning(
-                "worker %s: the app database is back after %.1f s; API keys re-read",
-                os.getpid(),
-                time.monotonic() - self._down_since,
-            )
-            self._down_since = None
 
 
 def _latest_refresh(session: Session) -> int:

@@ -19,6 +19,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
 from mlflow.tracking import MlflowClient
 
+from app.core.health import Component
 from app.core.metrics import MODEL_LOAD_FAILURES, MODEL_SWAPS
 from app.services.model_snapshot import (
     AliasCheck,
@@ -33,6 +34,7 @@ from model_registry.registry import PRODUCTION, STAGING, resolve_version
 from model_registry.store import MlflowStore
 
 logger = logging.getLogger(__name__)
+REGISTRY_UNREACHABLE = "registry not reachable: "
 
 
 class ModelCatalog:
@@ -56,6 +58,10 @@ class ModelCatalog:
         self._checked_at: datetime | None = None
         self._lock = threading.Lock()
         self._closed = threading.Event()
+        # For /readyz: the models (loading, ready, or one without a version) and the registry
+        # (reached at the last check or not), each with since when.
+        self.models_health = Component("models", back_note="every model has a version")
+        self.registry_health = Component("registry", down_note="the loaded versions keep serving")
         self.snapshot = self._build_snapshot()
 
     def serving(self, alias: str) -> ServingModels:
@@ -83,13 +89,18 @@ class ModelCatalog:
         refresh) or once its alias has moved on, never on every poll.
         """
         with self._lock:
-            client = self.store.activate()
+            try:
+                client = self.store.activate()
+            except Exception as error:
+                self.registry_health.down(error)
+                raise
             checks = []
             for name in self.names:
                 if self._closed.is_set():  # shutting down: load nothing more
                     break
                 checks += self._check_model(client, name, retry_failed=retry_failed)
             self._checked_at = now()
+            self._note_registry(checks)
             self.snapshot = self._build_snapshot()
         if not self._loading and any(c.outcome in ("swapped", "removed") for c in checks):
             _freeze_new_versions()
@@ -105,7 +116,7 @@ class ModelCatalog:
         try:
             registered = _registered_aliases(client, name)
         except Exception as error:  # the registry unreachable: keep serving what we have
-            problem = f"registry not reachable: {type(error).__name__}"
+            problem = f"{REGISTRY_UNREACHABLE}{type(error).__name__}"
             return [
                 self._fail(name, a, None, self._serving(name, a), problem) for a in self.aliases
             ]
@@ -169,8 +180,15 @@ class ModelCatalog:
             self._failures[(name, alias)] = LoadFailure(name, alias, version, error, now())
         return AliasCheck(name, alias, "failed", version, serving, error)
 
+    def _note_registry(self, checks: list[AliasCheck]) -> None:
+        unreachable = [c.error for c in checks if (c.error or "").startswith(REGISTRY_UNREACHABLE)]
+        if unreachable:
+            self.registry_health.down(unreachable[0].removeprefix(REGISTRY_UNREACHABLE))
+        elif checks:
+            self.registry_health.ready()
+
     def _build_snapshot(self) -> ModelSnapshot:
-        return build_snapshot(
+        snapshot = build_snapshot(
             alias=self.alias,
             names=self.names,
             loaded=self._loaded,
@@ -178,6 +196,14 @@ class ModelCatalog:
             loading=self._loading,
             checked_at=self._checked_at,
         )
+        unavailable = snapshot.serving[self.alias].unavailable
+        if snapshot.loading:
+            self.models_health.loading()
+        elif unavailable:
+            self.models_health.down(f"no version to serve: {', '.join(sorted(unavailable))}")
+        else:
+            self.models_health.ready()
+        return snapshot
 
 
 def _registered_aliases(client: MlflowClient, name: str) -> dict[str, str]:

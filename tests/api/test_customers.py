@@ -122,12 +122,45 @@ def test_an_unknown_customer_is_404(full_api):
         response = full_api.get(path)
         assert response.status_code == 404
         assert response.headers["content-type"].startswith("application/problem+json")
+        assert "nobody" not in response.json()["detail"]  # an id may be personal data
+
+
+def test_put_refuses_a_record_the_profile_could_not_answer(full_api, two_customers):
+    empty = full_api.put("/v1/customers/C-empty", json={"features": {}})
+    assert empty.status_code == 422
+    fields = {e["field"]: e["message"] for e in empty.json()["errors"]}
+    assert fields["features"] == "must hold at least one feature"
+    assert fields["features.age"] == "missing" and fields["features.tenure_months"] == "missing"
+
+    features = dict(two_customers[0]["features"], age="abc", city_tier=1.5, gender="unknown")
+    response = full_api.put("/v1/customers/C-bad", json={"features": features})
+    assert response.status_code == 422
+    fields = {e["field"]: e["message"] for e in response.json()["errors"]}
+    assert fields == {  # the import's rules, in the import's words
+        "features.age": "not a whole number",
+        "features.city_tier": "not a whole number",
+        "features.gender": "not one of 男, 女",
+    }
+    assert "abc" not in response.text and "unknown" not in response.text
+    assert full_api.get("/v1/customers/C-bad").status_code == 404
+    assert full_api.get("/v1/customers/C-empty").status_code == 404
+
+
+def test_put_keeps_columns_the_models_do_not_know(full_api, two_customers):
+    features = dict(two_customers[0]["features"], vip_level="金卡", survey_score=None)
+    assert full_api.put("/v1/customers/C-vip", json={"features": features}).status_code == 200
+    assert full_api.get("/v1/customers/C-vip/profile").status_code == 200
 
 
 def test_channel_preference_report_shares_levels_over_stored_customers(full_api, two_customers):
+    from app.db.session import session_scope
+    from app.services.customer_store import upsert_customer
+
     for number, customer in enumerate(two_customers):
         full_api.put(f"/v1/customers/R-{number}", json={"features": customer["features"]})
-    full_api.put("/v1/customers/R-bare", json={"features": {"age": 30}})
+    # As an import may store it (the API refuses a record the models cannot score).
+    with session_scope(full_api.app.state.sessions) as session:
+        upsert_customer(session, customer_id="R-bare", record={"age": 30})
     report = full_api.get("/v1/reports/channel-preference").json()
     assert report["customers_scored"] >= 2
     assert report["customers_not_scorable"] >= 1

@@ -101,8 +101,11 @@ def test_scoring_requests_are_captured_with_every_field_and_masked(
         (CLASSIFY, 200),
         (CLASSIFY, 422),
         ("/v1/customers/score", 200),
-        ("/v1/customers/C〔手机号〕/profile", 200),
+        ("/v1/customers/{customer_id}/profile", 200),
     ]
+    assert [row.path_params for row in rows] == [None, None, None, {"customer_id": "C〔手机号〕"}]
+    assert [row.body_truncated for row in rows] == [False] * 4
+    assert len({row.capture_id for row in rows}) == 4
     first = rows[0]
     assert first.request_id == "t-1"
     assert first.body == {
@@ -121,6 +124,39 @@ def test_scoring_requests_are_captured_with_every_field_and_masked(
     stored = _stored_text(migrated_url)
     for secret in (PHONE, ID_NUMBER, EMAIL, NAME):
         assert secret not in stored
+
+
+def test_refused_bodies_are_captured_as_a_masked_prefix_marked_truncated(
+    trained_store, migrated_url
+):
+    settings = {"max_body_bytes": 10_000, "capture_refused_body_bytes": 200}
+    big = json.dumps({"texts": [SECRET_TEXT * 10] * 30}, ensure_ascii=False).encode()
+    assert len(big) > 10_000
+    with capturing_app(trained_store, migrated_url, **settings) as client:
+        declared = client.post(CLASSIFY, content=big, headers=_json_id("declared"))
+        streamed = client.post(CLASSIFY, content=_chunks(big, 4096), headers=_json_id("streamed"))
+        too_long = client.post(CLASSIFY, json={"text": "宽" * 2001}, headers=_json_id("long"))
+        _wait_until_written(client)
+    assert (declared.status_code, streamed.status_code, too_long.status_code) == (413, 413, 422)
+    assert declared.json()["errors"] == [{"field": "body", "message": "longer than 10000 bytes"}]
+    rows = {row.request_id: row for row in captured_rows(migrated_url)}
+    assert all(row.body_truncated and isinstance(row.body, str) for row in rows.values())
+    assert rows["declared"].body == ""  # refused by its declared length: never read
+    assert rows["streamed"].status == 413 and 0 < len(rows["streamed"].body) <= 200
+    assert rows["long"].status == 422 and rows["long"].body.startswith('{"text":"宽宽')
+    assert len(rows["long"].body.encode()) <= 200
+    stored = _stored_text(migrated_url)
+    for secret in (PHONE, ID_NUMBER, EMAIL, NAME):
+        assert secret not in stored
+
+
+def _json_id(request_id: str) -> dict[str, str]:
+    return {"Content-Type": "application/json", "X-Request-ID": request_id}
+
+
+def _chunks(content: bytes, size: int) -> Iterator[bytes]:
+    for start in range(0, len(content), size):
+        yield content[start : start + size]
 
 
 def test_captured_requests_name_the_key_that_sent_them_and_replay_selects_by_it(

@@ -67,6 +67,51 @@ def test_texts_without_personal_data_stay_as_they_are(text):
     assert mask_text(text) == text
 
 
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("张伟 13812345678", f"{NAME} {PHONE}"),
+        ("王芳的手机号是13812345678", f"{NAME}的手机号是{PHONE}"),
+        ("回电13912345678陈静静，宽带断了", f"回电{PHONE}{NAME}，宽带断了"),
+        ("联系欧阳娜娜：139-1234-5678", f"联系{NAME}：{PHONE}"),
+        ("张伟说13812345678是他的", f"{NAME}说{PHONE}是他的"),
+        ("张伟的宽带坏了", f"{NAME}的宽带坏了"),
+        ("老李 13812345678", f"{NAME} {PHONE}"),
+    ],
+)
+def test_a_name_beside_a_phone_number_or_before_its_owner_is_masked(text, masked):
+    assert mask_text(text) == masked
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [  # words that start with a surname, which jieba's dictionary knows are no names
+        ("江苏移动 13812345678", f"江苏移动 {PHONE}"),
+        ("顾客13812345678反映信号差", f"顾客{PHONE}反映信号差"),
+        ("13812345678马上到", f"{PHONE}马上到"),
+        ("13812345678高峰时段没信号", f"{PHONE}高峰时段没信号"),
+        ("高速的手机信号很差", "高速的手机信号很差"),
+        ("周末的电话打不通", "周末的电话打不通"),
+    ],
+)
+def test_words_beside_a_phone_number_are_not_taken_for_names(text, masked):
+    assert mask_text(text) == masked
+
+
+@pytest.mark.parametrize(
+    "id_number", ["110101 19900307 1234", "110101-19900307-123X", "110101 900307 123"]
+)
+def test_id_numbers_written_in_groups_are_masked(id_number):
+    assert mask_text(f"身份证{id_number}办的卡") == f"身份证{ID_NUMBER}办的卡"
+
+
+def test_json_numbers_that_read_as_phone_id_or_card_numbers_are_masked():
+    refused = {"texts": [13812345678, "宽带断网"], "extra": {"ids": [110101199003071234]}}
+    assert mask_document(refused) == {"texts": [PHONE, "宽带断网"], "extra": {"ids": [ID_NUMBER]}}
+    card, plain = 6222021234567890123, [2024010112, 58, 12345678901, 1.5, True, -13812345678]
+    assert mask_document({"card": card, "plain": plain}) == {"card": BANK_CARD, "plain": plain}
+
+
 SURNAMES = "王李张刘陈杨黄赵吴周"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英"
 TEMPLATES = [
@@ -75,6 +120,8 @@ TEMPLATES = [
     "客户投诉，身份证{id_number}名下多了一张卡，邮箱{email}收到陌生账单",
     "联系人：{name}，地址：{address}，手机：{phone}，要求退订彩铃",
     "我是{name}，银行卡{card}被多扣了58元话费，座机{landline}也打不通",
+    "{name} {phone}，宽带断网三天了",
+    "{name}的手机号是{phone}，身份证{id_grouped}，一直没信号",
 ]
 
 
@@ -86,6 +133,9 @@ def _random_person(rng: random.Random) -> dict[str, str]:
         + _grouped(f"1{rng.choice('3456789')}{rng.randint(0, 999_999_999):09d}", rng),
         "id_number": f"{rng.randint(110000, 659999)}{birthday}{rng.randint(0, 999):03d}"
         + rng.choice("0123456789X"),
+        "id_grouped": rng.choice([" ", "-"]).join(
+            [str(rng.randint(110000, 659999)), birthday, f"{rng.randint(0, 9999):04d}"]
+        ),
         "email": f"user{rng.randint(1, 99999)}@{rng.choice(['qq.com', '163.com', 'corp.cn'])}",
         "address": f"{rng.choice(['广东省深圳市南山区', '上海市浦东新区', '成都市武侯区', ''])}"
         f"{rng.choice(['科技园', '人民', '解放', '建设'])}{rng.choice(['路', '大道', '街'])}"

@@ -129,11 +129,61 @@ def test_an_unmigrated_database_is_refused(database_url, monkeypatch, tmp_path):
     assert "run `insight db upgrade`" in result.output
 
 
-def test_chunks_before_a_malformed_line_stay_stored(insight, migrated_url, tmp_path):
+def test_a_row_of_the_wrong_width_is_reported_as_such(insight, migrated_url, world, tmp_path):
     path = tmp_path / "customers.csv"
-    good = "".join(f"C{i},{20 + i}\n" for i in range(5))
-    path.write_text(f"customer_id,age\n{good}C9,30,surplus\nC10,31\n")
-    result = insight("customers", "import", path, "--chunk-rows", 5)
+    world.head(8).to_csv(path, index=False)
+    lines = path.read_text().splitlines()
+    lines[6] = "C-short,30,男"  # line 7: pandas would pad it with blanks, and store it
+    lines[7] += ",surplus"  # line 8
+    path.write_text("\n".join(lines) + "\n")
+    result = insight("customers", "import", path, "--chunk-rows", 3)
+    assert result.exit_code == 0, result.output
+    width = len(world.columns)
+    assert "6 inserted, 0 updated, 2 skipped" in result.stdout
+    assert f"line 7: 3 fields, the header has {width}" in result.stdout
+    assert f"line 8: {width + 1} fields, the header has {width}" in result.stdout
+    assert "C-short" not in _stored(migrated_url)
+    assert len(_stored(migrated_url)) == 6
+
+
+def test_nothing_is_coerced(insight, migrated_url, tmp_path):
+    path = tmp_path / "customers.csv"
+    path.write_text(
+        "customer_id,city_tier,age,note\n"
+        "C1,1e3,30,ok\n"  # line 2: 1e3 is not how a whole number is written
+        "C2,2,30.0,ok\n"  # line 3: nor 30.0
+        "C3,2,9007199254740993,ok\n"  # line 4: past what a JSON reader keeps exactly
+        "C4,2,31,a\x00b\n"  # line 5: PostgreSQL cannot store a NUL
+        "C5,+3,32,ok\n"
+    )
+    result = insight("customers", "import", path)
+    assert result.exit_code == 0, result.output
+    assert "line 2: city_tier: not a whole number" in result.stdout
+    assert "line 3: age: not a whole number" in result.stdout
+    assert "line 4: age: not a whole number" in result.stdout
+    assert "line 5: note: holds a NUL character" in result.stdout
+    assert _stored(migrated_url) == {"C5": {"city_tier": 3, "age": 32, "note": "ok"}}
+
+
+def test_ids_follow_the_rule_of_the_api(insight, migrated_url, tmp_path):
+    path = tmp_path / "customers.csv"
+    long_id = "C" * 20_000
+    path.write_text(f"customer_id,age\n{long_id},1\nC 2,2\nC\x003,3\n客户-4,4\n\n")
+    result = insight("customers", "import", path)
+    assert result.exit_code == 0, result.output
+    assert "line 2: customer_id: longer than 128 characters" in result.stdout
+    assert "line 3: customer_id: may hold only letters, digits and - _ . : @ +" in result.stdout
+    assert "line 4: customer_id: may hold only" in result.stdout
+    assert "line 6: customer_id: blank" in result.stdout  # an empty line stays a row
+    assert long_id not in result.output
+    assert _stored(migrated_url) == {"客户-4": {"age": 4}}
+
+
+def test_a_file_that_cannot_be_read_stops_the_import(insight, migrated_url, tmp_path):
+    path = tmp_path / "customers.csv"
+    good = "customer_id,城市\n" + "".join(f"C{i},北京\n" for i in range(40_000))
+    path.write_bytes(good.encode("gb18030") + b"C-bad,\x81 secret\n")
+    result = insight("customers", "import", path)
     assert result.exit_code == 1
-    assert "is not a well-formed CSV file" in result.output and "line 7" in result.output
-    assert sorted(_stored(migrated_url)) == [f"C{i}" for i in range(5)]
+    assert "is not a well-formed GB18030 CSV file after line" in result.output
+    assert "secret" not in result.output

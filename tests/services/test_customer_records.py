@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from app.services.customer_records import RowProblem, check_chunk
+from app.core.errors import FieldError
+from app.services.customer_records import RowProblem, check_chunk, record_problems
 
 
 def _check(rows: dict[str, list]) -> tuple:
@@ -67,3 +68,59 @@ def test_reasons_never_quote_the_value():
 def test_unknown_columns_are_kept_as_they_are():
     _, records, _ = _check({"customer_id": ["C1"], "vip_level": ["NA"], "score_2024": [" 12 "]})
     assert records == [{"vip_level": "NA", "score_2024": " 12 "}]
+
+
+def test_whole_numbers_must_be_written_as_such():
+    ids, records, problems = _check(
+        {
+            "customer_id": ["C1", "C2", "C3", "C4", "C5"],
+            "city_tier": ["1e3", "30.0", str(2**53), " 2 ", "-3"],
+        }
+    )
+    assert problems == [
+        RowProblem(2, "city_tier: not a whole number"),
+        RowProblem(3, "city_tier: not a whole number"),
+        RowProblem(4, "city_tier: not a whole number"),
+    ]
+    assert records == [{"city_tier": 2}, {"city_tier": -3}]
+
+
+def test_ids_and_text_that_cannot_be_stored():
+    ids, _, problems = _check(
+        {"customer_id": ["C1", "C\x002", "C" * 129, "C 4"], "note": ["a\x00b", "", "", ""]}
+    )
+    assert ids == []
+    assert problems == [
+        RowProblem(2, "note: holds a NUL character"),
+        RowProblem(3, "customer_id: may hold only letters, digits and - _ . : @ +"),
+        RowProblem(4, "customer_id: longer than 128 characters"),
+        RowProblem(5, "customer_id: may hold only letters, digits and - _ . : @ +"),
+    ]
+
+
+def test_a_json_record_keeps_the_same_rules():
+    problems = record_problems(
+        {
+            "age": "abc",
+            "city_tier": 2.5,
+            "gender": "female",
+            "survey_score": float("nan"),
+            "complaints_6m": True,  # a boolean is not a number here
+            "note": {"nested": ["a\x00b"]},
+            "tenure_months": 12.0,  # JSON has one number type: whole is whole
+            "vip_level": "金卡",
+            "region": None,
+        }
+    )
+    assert problems == [
+        FieldError("features.age", "not a whole number"),
+        FieldError("features.city_tier", "not a whole number"),
+        FieldError("features.gender", "not one of 男, 女"),
+        FieldError("features.survey_score", "not a number"),
+        FieldError("features.complaints_6m", "not a whole number"),
+        FieldError("features.note", "holds a NUL character"),
+    ]
+    assert record_problems({}) == [FieldError("features", "must hold at least one feature")]
+    assert record_problems({"bad\x00name": 1}) == [
+        FieldError("features", "a feature's name holds a NUL character")
+    ]

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Request
 
-from app.api.deps import AdminDep, CatalogDep, SettingsDep
+from app.api.deps import AdminDep, CatalogDep, DatabaseGuard, SettingsDep
 from app.api.schemas import AliasCheckOut, RefreshResponse, WorkersOut
 from app.services.deployment import WorkerSync
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
 
-@router.post("/models/refresh", response_model=RefreshResponse)
+@router.post(
+    "/models/refresh",
+    response_model=RefreshResponse,
+    responses={503: {"description": "The app database is unavailable; see Retry-After"}},
+)
 def refresh_models(
-    request: Request, caller: AdminDep, catalog: CatalogDep, settings: SettingsDep
+    request: Request,
+    caller: AdminDep,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    _: Annotated[None, DatabaseGuard],  # after the key check; the refresh goes through the db
 ) -> RefreshResponse:
     """Check every model's `production` and `staging` aliases in the registry now, in every
     worker of the deployment, and swap in the versions that moved, without a restart; answer

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Path, Request
 from fastapi.responses import Response
 
 from app.api.deps import ServingModelsDep, SessionDep, SettingsDep, requires
@@ -17,13 +17,27 @@ from app.api.schemas import (
     ScoreRequest,
     ScoreResponse,
 )
+from app.api.scoring_threads import run_scoring
 from app.core.request_metrics import answered_by
 from app.services import customer_profile as profile
-from app.services.customer_scoring import check_batch, customer_models, score_customers
+from app.services.customer_ids import CUSTOMER_ID_RULE, CustomerId
+from app.services.customer_scoring import (
+    check_batch,
+    check_record,
+    customer_models,
+    score_customers,
+)
 from app.services.customer_store import get_customer_or_raise, upsert_customer
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 PROBLEM = {"content": {"application/problem+json": {}}}
+CustomerIdPath = Annotated[
+    CustomerId, Path(description=f"The customer's id: {CUSTOMER_ID_RULE}.", examples=["C00000001"])
+]
+STORE_ERRORS = {
+    422: {"description": "An id or a feature that breaks the rules, named", **PROBLEM},
+    503: {"description": "The app database is unavailable; see Retry-After", **PROBLEM},
+}
 
 
 @router.post(
@@ -46,7 +60,9 @@ async def score(
     records = [customer.features for customer in request.customers]
     check_batch(records, max_customers=settings.max_customers_per_request)
     models = customer_models(serving, request.models)
-    answers = score_customers(records, models, joint=serving.joint)
+    answers = await run_scoring(
+        http_request, len(records), score_customers, records, models, joint=serving.joint
+    )
     results = [
         {"customer_id": customer.customer_id, "scores": answer}
         for customer, answer in zip(request.customers, answers)
@@ -58,9 +74,18 @@ async def score(
     )
 
 
-@router.put("/{customer_id}", response_model=CustomerOut, dependencies=requires("customers:write"))
-def put_customer(customer_id: str, body: CustomerPut, session: SessionDep) -> CustomerOut:
-    """Create or replace a customer's stored feature record."""
+@router.put(
+    "/{customer_id}",
+    response_model=CustomerOut,
+    dependencies=requires("customers:write"),
+    responses=STORE_ERRORS,
+)
+def put_customer(
+    customer_id: CustomerIdPath, body: CustomerPut, session: SessionDep, serving: ServingModelsDep
+) -> CustomerOut:
+    """Create or replace a customer's stored feature record: checked by the import's rules and
+    every loaded customer model's signature first, so its profile can answer."""
+    check_record(body.features, serving)
     customer = upsert_customer(session, customer_id=customer_id, record=body.features)
     return CustomerOut.of(customer)
 
@@ -69,9 +94,9 @@ def put_customer(customer_id: str, body: CustomerPut, session: SessionDep) -> Cu
     "/{customer_id}",
     response_model=CustomerOut,
     dependencies=requires("customers:read"),
-    responses={404: PROBLEM},
+    responses={404: PROBLEM, **STORE_ERRORS},
 )
-def get_customer(customer_id: str, session: SessionDep) -> CustomerOut:
+def get_customer(customer_id: CustomerIdPath, session: SessionDep) -> CustomerOut:
     """A stored customer's feature record."""
     return CustomerOut.of(get_customer_or_raise(session, customer_id))
 
@@ -80,10 +105,13 @@ def get_customer(customer_id: str, session: SessionDep) -> CustomerOut:
     "/{customer_id}/profile",
     response_model=ProfileResponse,
     dependencies=requires("customers:read"),
-    responses={404: PROBLEM},
+    responses={404: PROBLEM, **STORE_ERRORS},
 )
 def get_profile(
-    customer_id: str, session: SessionDep, serving: ServingModelsDep, http_request: Request
+    customer_id: CustomerIdPath,
+    session: SessionDep,
+    serving: ServingModelsDep,
+    http_request: Request,
 ) -> ProfileResponse:
     """The customer's 客户画像: record, every model's answer, value, lifecycle, satisfaction."""
     customer = get_customer_or_raise(session, customer_id)

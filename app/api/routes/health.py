@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from app.api.deps import CatalogDep, allow_metrics_scrape
-from app.api.schemas import LoadFailureOut, Readiness
+from app.api.schemas import ComponentOut, LoadFailureOut, Readiness
 from app.core.metrics import exposition
 
 router = APIRouter(tags=["health"])
@@ -26,15 +26,28 @@ def healthz() -> dict[str, str | int]:
     response_model=Readiness,
     responses={503: {"description": "Models still loading, or one has no version to serve"}},
 )
-def readyz(catalog: CatalogDep) -> JSONResponse:
+def readyz(catalog: CatalogDep, request: Request) -> JSONResponse:
     """Ready once every model has a loaded, warm version for the deployment's alias.
 
     A version that failed to load or failed its smoke test is listed under ``failures``, but
-    readiness stays while the version before it keeps serving.
+    readiness stays while the version before it keeps serving. ``components`` gives the state
+    of the models, the app database and the registry, each with since when.
+
+    Only the models decide the status code. The app database is shared by every worker and
+    replica: were its outage a 503 here, a load balancer would take them all out at once, and
+    classify and score, which need no database, would stop too. Customer calls answer 503 with
+    Retry-After themselves meanwhile, and ``status`` says ``degraded``. A registry that cannot
+    be reached only delays swaps: the loaded versions keep serving.
     """
     snapshot = catalog.snapshot
+    components = {
+        "models": catalog.models_health.current,
+        "app_database": request.app.state.app_database.current,
+        "registry": catalog.registry_health.current,
+    }
+    degraded = any(component.state == "down" for component in components.values())
     readiness = Readiness(
-        status="ready" if snapshot.ready else "not ready",
+        status="not ready" if not snapshot.ready else "degraded" if degraded else "ready",
         alias=snapshot.alias,
         loading=snapshot.loading,
         loaded={
@@ -44,6 +57,7 @@ def readyz(catalog: CatalogDep) -> JSONResponse:
         unavailable=dict(snapshot.serving[snapshot.alias].unavailable),
         failures=[LoadFailureOut.model_validate(f) for f in snapshot.failures],
         checked_at=snapshot.checked_at,
+        components={name: ComponentOut.model_validate(c) for name, c in components.items()},
     )
     return JSONResponse(
         readiness.model_dump(mode="json"), status_code=200 if snapshot.ready else 503
