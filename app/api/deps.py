@@ -63,6 +63,9 @@ class ScopeGuard(HTTPBearer):
         return caller
 
 
+ADMIN_GUARD = ScopeGuard(ADMIN)
+
+
 def requires(scope: str) -> list:
     """Route dependencies: the caller's key must hold ``scope``."""
     return [Depends(ScopeGuard(scope))]
@@ -73,7 +76,7 @@ async def allow_metrics_scrape(request: Request) -> None:
     settings: Settings = request.app.state.settings
     if settings.metrics_open or _from_loopback(request):
         return
-    await ScopeGuard(ADMIN)(request)
+    await ADMIN_GUARD(request)
 
 
 def _from_loopback(request: Request) -> bool:
@@ -145,7 +148,7 @@ def get_session(request: Request, _: Annotated[None, DatabaseGuard]) -> Iterator
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-AdminDep = Annotated[Caller, Depends(ScopeGuard(ADMIN))]
+AdminDep = Annotated[Caller, Depends(ADMIN_GUARD)]
 # Committed before the answer is sent, so a failed commit is answered as such (503), not
 # after a 200 (the default scope, "request", ends once the answer is out).
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

@@ -90,14 +90,7 @@ class WorkerSync:
             self.keyring.replace(usable_keys(session))
             # The models load fresh: no refresh asked before now is left to do.
             self._refresh_done = self._refresh_taken = _latest_refresh(session)
-            session.add(
-                ServiceWorker(
-                    worker_id=self.worker_id,
-                    host=socket.gethostname(),
-                    pid=os.getpid(),
-                    refresh_done=self._refresh_done,
-                )
-            )
+            session.add(self._row())
         self._beat_at = time.monotonic()
         self.database.ready()
         self._thread.start()
@@ -114,6 +107,15 @@ class WorkerSync:
                 )
         except Exception:  # the database is down: our row ages out instead
             logger.warning("worker %s could not leave the deployment's table", os.getpid())
+
+    def _row(self) -> ServiceWorker:
+        """This worker's row in ``service_workers``."""
+        return ServiceWorker(
+            worker_id=self.worker_id,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            refresh_done=self._refresh_done,
+        )
 
     def announce_refresh(self, *, actor: str) -> int:
         """Record an admin refresh asked of this worker; the event's id, for the others."""
@@ -187,14 +189,7 @@ class WorkerSync:
         now = utc_now()
         beat = update(ServiceWorker).where(ServiceWorker.worker_id == self.worker_id)
         if not session.execute(beat.values(seen_at=now)).rowcount:  # aged out: join again
-            session.add(
-                ServiceWorker(
-                    worker_id=self.worker_id,
-                    host=socket.gethostname(),
-                    pid=os.getpid(),
-                    refresh_done=self._refresh_done,
-                )
-            )
+            session.add(self._row())
         session.execute(delete(ServiceWorker).where(ServiceWorker.seen_at < now - FORGET_AFTER))
         self._beat_at = time.monotonic()
 
