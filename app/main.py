@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
+from app.api.openapi import install_openapi
 from app.api.routes import admin, customers, demands, health, models, reports
 from app.api.scoring_threads import scoring_threads
 from app.capture.service import RequestCapture
@@ -117,4 +118,5 @@ def create_app(settings: Settings) -> FastAPI:
         health.router,
     ):
         app.include_router(router)
+    install_openapi(app, settings)
     return app

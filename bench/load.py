@@ -25,6 +25,11 @@ class LoadResult:
     p50_ms: float
     p99_ms: float
     errors: int
+    requests: int = 0  # answered in all
+
+
+# One request of a mixed load: method, path, JSON body (None: no body).
+Call = tuple[str, str, str | None]
 
 
 def require_wrk() -> str:
@@ -43,12 +48,15 @@ def run_wrk(
     connections: int,
     seconds: float,
     api_key: str | None = None,
+    calls: list[Call] | None = None,
 ) -> LoadResult:
-    """POST the bodies round-robin at ``connections`` keep-alive connections for ``seconds``,
-    with ``Authorization: Bearer <api_key>`` when a key is given."""
+    """POST the bodies round-robin to ``url`` (or send ``calls``, each its own method, path and
+    body, round-robin to ``url``'s server) at ``connections`` keep-alive connections for
+    ``seconds``, with ``Authorization: Bearer <api_key>`` when a key is given."""
+    calls = calls or [("POST", None, body) for body in bodies]
     with tempfile.TemporaryDirectory() as folder:
-        script = Path(folder) / "bodies.lua"
-        script.write_text(_lua_script(bodies, api_key), encoding="utf-8")
+        script = Path(folder) / "calls.lua"
+        script.write_text(_lua_script(calls, api_key), encoding="utf-8")
         threads = min(2, connections)
         output = subprocess.run(
             [
@@ -68,20 +76,27 @@ def run_wrk(
     return _parse(output)
 
 
-def _lua_script(bodies: list[str], api_key: str | None = None) -> str:
-    """A wrk script sending the bodies in turn; every request carries the key, if any."""
-    entries = ",\n".join(f"[==[{body}]==]" for body in bodies)
+def _lua_script(calls: list[Call], api_key: str | None = None) -> str:
+    """A wrk script sending the calls in turn; every request carries the key, if any."""
+
+    def text(value: str | None) -> str:
+        return "nil" if value is None else f"[==[{value}]==]"
+
+    entries = ",\n".join(
+        f"{{{text(method)}, {text(path)}, {text(body)}}}" for method, path, body in calls
+    )
     headers = {"Content-Type": "application/json", **auth_headers(api_key)}
     fields = ", ".join(f'["{name}"] = [==[{value}]==]' for name, value in headers.items())
     return f"""
-local bodies = {{
+local calls = {{
 {entries}
 }}
 local headers = {{{fields}}}
 local i = 0
 request = function()
-  i = i % #bodies + 1
-  return wrk.format("POST", nil, headers, bodies[i])
+  i = i % #calls + 1
+  local call = calls[i]
+  return wrk.format(call[1], call[2], headers, call[3])
 end
 """
 
@@ -98,6 +113,7 @@ def _parse(output: str) -> LoadResult:
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
     )
     return LoadResult(
+        requests=int(re.search(r"(\d+) requests in", output).group(1)),
         requests_per_s=float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
         p50_ms=latency_ms("50"),
         p99_ms=latency_ms("99"),

@@ -106,6 +106,7 @@ async def get_serving_models(
             "`staging`, a model with no staged version answers from production; the answer's "
             "`models` say which. Absent: the deployment's alias (INSIGHT_MODEL_ALIAS).",
             examples=["staging"],
+            json_schema_extra={"enum": list(REQUEST_ALIASES)},
         ),
     ] = None,
 ) -> ServingModels:

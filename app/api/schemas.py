@@ -10,8 +10,37 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.services.customer_ids import CUSTOMER_ID_RULE, CustomerId
 
 
+class FieldProblem(BaseModel):
+    field: str = Field(description="The field, as `customers[0].features.age` or `X-Model-Alias`.")
+    message: str = Field(description="The rule it breaks.")
+
+
+class Problem(BaseModel):
+    """An error answer (RFC 9457, `application/problem+json`). It names fields and rules, and
+    never repeats a customer's id or text."""
+
+    type: str = Field("about:blank", description="Always `about:blank`: the status says it.")
+    title: str
+    status: int
+    detail: str
+    instance: str | None = Field(
+        None, description="The route's template (`/v1/customers/{customer_id}`), not the path."
+    )
+    errors: list[FieldProblem] | None = Field(None, description="Each field that is wrong.")
+    missing_scope: str | None = Field(None, description="403: the scope the API key lacks.")
+
+
 class ClassifyRequest(BaseModel):
     """One text in ``text`` or a batch in ``texts``; exactly one of the two."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["text"], "properties": {"text": {"type": "string"}}},
+                {"required": ["texts"], "properties": {"texts": {"type": "array"}}},
+            ]
+        }
+    )
 
     text: str | None = Field(None, description="One customer text.")
     texts: list[str] | None = Field(

@@ -208,13 +208,7 @@ async def _model_not_found(request: Request, error: ModelNotFoundError) -> Respo
 
 async def _validation(request: Request, error: RequestValidationError) -> Response:
     if any(item.get("type") == "json_invalid" for item in error.errors()):
-        return problem_response(
-            request,
-            status=400,
-            title="Invalid JSON",
-            detail="the body is not valid JSON",
-            errors=[FieldError("body", "not valid JSON")],
-        )
+        return _invalid_json(request)
     problems = [_field_error(item) for item in error.errors()]
     fields = ", ".join(sorted({p.field for p in problems}))
     return problem_response(
@@ -223,6 +217,16 @@ async def _validation(request: Request, error: RequestValidationError) -> Respon
         title="Invalid input",
         detail=f"invalid fields: {fields}",
         errors=problems,
+    )
+
+
+def _invalid_json(request: Request) -> Response:
+    return problem_response(
+        request,
+        status=400,
+        title="Invalid JSON",
+        detail="the body is not valid UTF-8 JSON",
+        errors=[FieldError("body", "not valid UTF-8 JSON")],
     )
 
 
@@ -235,9 +239,13 @@ def _field_error(item: dict) -> FieldError:
 
 
 async def _http(request: Request, error: StarletteHTTPException) -> Response:
+    if error.status_code == 400:  # FastAPI's answer to a body it cannot decode (not UTF-8)
+        return _invalid_json(request)
     title = {404: "Not found", 405: "Method not allowed"}.get(error.status_code, "HTTP error")
     detail = error.detail if isinstance(error.detail, str) else title
-    return problem_response(request, status=error.status_code, title=title, detail=detail)
+    return problem_response(
+        request, status=error.status_code, title=title, detail=detail, headers=error.headers
+    )
 
 
 async def _database_error(request: Request, error: sa_exc.SQLAlchemyError) -> Response:
@@ -260,9 +268,20 @@ def _internal_error(request: Request) -> Response:
 def _log_unexpected(scope: Scope, error: BaseException) -> None:
     # The frames, not the message: an exception's message may quote the customer's data (or
     # a statement's parameters). The route template, not the path: a path holds customer ids.
-    frames = "".join(traceback.format_tb(error.__traceback__))
     route = getattr(scope.get("route"), "path", "an unknown route")
-    logger.error("unexpected %s on %s\n%s", type(error).__name__, route, frames)
+    logger.error("unexpected %s on %s\n%s", type(error).__name__, route, _frames(error))
+
+
+def _frames(error: BaseException | None) -> str:
+    """The frames of ``error`` and of the errors it was raised from, oldest first, each headed
+    by its type only."""
+    chain = []
+    while error is not None:
+        chain.append(
+            f"{type(error).__name__}:\n{''.join(traceback.format_tb(error.__traceback__))}"
+        )
+        error = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
+    return "".join(reversed(chain))
 
 
 class UnexpectedErrorMiddleware:

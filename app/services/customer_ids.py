@@ -1,9 +1,11 @@
 """What a customer id may be: one rule for the HTTP API and the import, on every database.
 
-1 to 128 characters, each a letter or a digit (of any script: 客户 ids in Chinese are fine) or
-one of ``- _ . : @ +``. An id travels in a URL path and is stored as text: no space, no slash,
-no percent sign, no control character and no NUL (PostgreSQL refuses NUL in text, SQLite would
-store it; PostgreSQL refuses an id over the column's length, SQLite would store it).
+1 to 128 characters, each an ASCII letter or digit or one of ``- _ . : @ +``. An id travels in
+a URL path and is stored as text: no space, no slash, no percent sign, no control character and
+no NUL (PostgreSQL refuses NUL in text, SQLite would store it; PostgreSQL refuses an id over the
+column's length, SQLite would store it). ASCII only: an id has one spelling (Unicode can write
+the same letters two ways, which would be two customers), needs no escaping in a URL, and means
+the same to every regex engine, so the OpenAPI document can give the rule as a pattern.
 """
 
 from __future__ import annotations
@@ -11,14 +13,12 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, WithJsonSchema
 
 from app.db.models import CUSTOMER_ID_LENGTH
 
-# Python's \w: the characters str.isalnum() accepts, and "_". Checked in Python everywhere,
-# never by another regex engine (Rust's or RE2's \w differ).
-_ID = re.compile(rf"[\w.:@+-]{{1,{CUSTOMER_ID_LENGTH}}}")
-ID_CHARACTERS = "letters, digits and - _ . : @ +"
+_ID = re.compile(rf"[A-Za-z0-9_.:@+-]{{1,{CUSTOMER_ID_LENGTH}}}")
+ID_CHARACTERS = "ASCII letters, digits and - _ . : @ +"
 CUSTOMER_ID_RULE = f"1 to {CUSTOMER_ID_LENGTH} characters: {ID_CHARACTERS}"
 
 
@@ -41,4 +41,11 @@ def checked_customer_id(customer_id: str) -> str:
     return customer_id
 
 
-CustomerId = Annotated[str, AfterValidator(checked_customer_id)]
+# The OpenAPI document gives the rule as a pattern (it means the same in every regex engine).
+CustomerId = Annotated[
+    str,
+    AfterValidator(checked_customer_id),
+    WithJsonSchema(
+        {"type": "string", "pattern": f"^{_ID.pattern}$", "description": CUSTOMER_ID_RULE}
+    ),
+]

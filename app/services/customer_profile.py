@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-# Mean monthly spend (yuan) at or above which a customer is in a value segment, highest first.
-VALUE_SEGMENTS = ((150.0, "高价值"), (60.0, "中价值"), (0.0, "低价值"))
+# Mean monthly spend (yuan) at or above which a customer is in a value segment, highest first;
+# below the last bound (credits and refunds make a negative bill), 低价值.
+VALUE_SEGMENTS = ((150.0, "高价值"), (60.0, "中价值"))
+LOWEST_SEGMENT = "低价值"
 NEW_CUSTOMER_MONTHS = 6
 LOYAL_MONTHS = 24
 CHURN_RISK_FOR_LIFECYCLE = 0.35  # the lower bound of the 高 churn risk level
@@ -21,8 +23,8 @@ def value_segment(record: dict[str, Any]) -> dict[str, Any]:
     spends = [s for s in spends if isinstance(s, int | float)]
     if not spends:
         return {"segment": None, "reason": "no spend_m1..spend_m3 in the record"}
-    mean = sum(spends) / len(spends)
-    segment = next(label for bound, label in VALUE_SEGMENTS if mean >= bound)
+    mean = sum(spend / len(spends) for spend in spends)  # never overflows to infinity
+    segment = next((label for bound, label in VALUE_SEGMENTS if mean >= bound), LOWEST_SEGMENT)
     return {
         "segment": segment,
         "mean_monthly_spend": round(mean, 2),

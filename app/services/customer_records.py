@@ -35,6 +35,7 @@ WHOLE_NUMBER_LIMIT = 2**53
 # A whole number written as text: digits, maybe a sign; RE2 (Arrow) and Python agree on it.
 WHOLE_NUMBER_TEXT = r"^\s*[+-]?[0-9]+\s*$"
 NUL_RULE = "holds a NUL character"
+PLAIN_VALUE_RULE = "must be a number, text, true or false, or null"
 # What no stored text may hold: NUL (PostgreSQL refuses it), half a surrogate pair (no UTF-8).
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
@@ -210,6 +211,8 @@ def record_problems(record: Mapping[str, Any], *, field: str = "features") -> li
 
 
 def _value_problem(column: Column | None, value: Any) -> str | None:
+    if isinstance(value, list | Mapping):  # a record is a row of a table
+        return PLAIN_VALUE_RULE
     if rule := _text_problem(value):
         return rule
     if column is None or value is None:
@@ -224,17 +227,11 @@ def _value_problem(column: Column | None, value: Any) -> str | None:
 
 
 def _text_problem(value: Any) -> str | None:
-    """Why text somewhere in ``value`` (nested names too) cannot be stored, or None."""
-    if isinstance(value, str):
-        found = _UNSTORABLE.search(value)
-        if found is None:
-            return None
-        return NUL_RULE if found.group() == "\x00" else "holds text that is not valid Unicode"
-    if isinstance(value, Mapping):
-        value = [*value.keys(), *value.values()]
-    if isinstance(value, list):
-        return next(filter(None, map(_text_problem, value)), None)
-    return None
+    """Why ``value``, when it is text, cannot be stored, or None."""
+    found = _UNSTORABLE.search(value) if isinstance(value, str) else None
+    if found is None:
+        return None
+    return NUL_RULE if found.group() == "\x00" else "holds text that is not valid Unicode"
 
 
 def _number(value: Any) -> bool:

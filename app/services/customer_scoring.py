@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from app.core.errors import FieldError, InvalidInputError, NotReadyError, PayloadTooLargeError
+from app.core.errors import FieldError, InvalidInputError, NotReadyError
 from app.services.customer_records import record_problems
 from app.services.feature_checks import feature_problems
 from app.services.model_snapshot import ServingModels
@@ -57,7 +57,7 @@ def check_batch(records: list[dict[str, Any]], *, max_customers: int) -> None:
             "customers is empty", errors=[FieldError("customers", "must not be empty")]
         )
     if len(records) > max_customers:
-        raise PayloadTooLargeError(
+        raise InvalidInputError(
             f"at most {max_customers} customers per request",
             errors=[
                 FieldError("customers", f"{len(records)} customers; the maximum is {max_customers}")

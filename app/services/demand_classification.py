@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.core.errors import FieldError, InvalidInputError, NotReadyError, PayloadTooLargeError
+from app.core.errors import FieldError, InvalidInputError, NotReadyError
 from app.services.model_snapshot import ServingModels
 from app.services.served_models import ServedTextModel
 from training.text_data import SPAM as SPAM_LABEL
@@ -27,7 +27,7 @@ def texts_to_classify(
     if not batch:
         raise InvalidInputError("texts is empty", errors=[FieldError("texts", "must not be empty")])
     if len(batch) > max_texts:
-        raise PayloadTooLargeError(
+        raise InvalidInputError(
             f"at most {max_texts} texts per request",
             errors=[FieldError("texts", f"{len(batch)} texts; the maximum is {max_texts}")],
         )

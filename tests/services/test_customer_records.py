@@ -92,9 +92,9 @@ def test_ids_and_text_that_cannot_be_stored():
     assert ids == []
     assert problems == [
         RowProblem(2, "note: holds a NUL character"),
-        RowProblem(3, "customer_id: may hold only letters, digits and - _ . : @ +"),
+        RowProblem(3, "customer_id: may hold only ASCII letters, digits and - _ . : @ +"),
         RowProblem(4, "customer_id: longer than 128 characters"),
-        RowProblem(5, "customer_id: may hold only letters, digits and - _ . : @ +"),
+        RowProblem(5, "customer_id: may hold only ASCII letters, digits and - _ . : @ +"),
     ]
 
 
@@ -106,7 +106,9 @@ def test_a_json_record_keeps_the_same_rules():
             "gender": "female",
             "survey_score": float("nan"),
             "complaints_6m": True,  # a boolean is not a number here
-            "note": {"nested": ["a\x00b"]},
+            "note": "a\x00b",
+            "history": {"nested": [1]},  # a record is a row of a table: plain values only
+            "tags": ["a"],
             "tenure_months": 12.0,  # JSON has one number type: whole is whole
             "vip_level": "金卡",
             "region": None,
@@ -119,6 +121,8 @@ def test_a_json_record_keeps_the_same_rules():
         FieldError("features.survey_score", "not a number"),
         FieldError("features.complaints_6m", "not a whole number"),
         FieldError("features.note", "holds a NUL character"),
+        FieldError("features.history", "must be a number, text, true or false, or null"),
+        FieldError("features.tags", "must be a number, text, true or false, or null"),
     ]
     assert record_problems({}) == [FieldError("features", "must hold at least one feature")]
     assert record_problems({"bad\x00name": 1}) == [

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Request
 
 from app.api.deps import AdminDep, CatalogDep, DatabaseGuard, SettingsDep
+from app.api.openapi import problem
 from app.api.schemas import AliasCheckOut, RefreshResponse, WorkersOut
 from app.services.deployment import WorkerSync
 
@@ -16,7 +17,7 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"])
 @router.post(
     "/models/refresh",
     response_model=RefreshResponse,
-    responses={503: {"description": "The app database is unavailable; see Retry-After"}},
+    responses={503: problem("The app database is unavailable", retry_after=True)},
 )
 def refresh_models(
     request: Request,

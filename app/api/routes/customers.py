@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Path, Request
 from fastapi.responses import Response
 
 from app.api.deps import ServingModelsDep, SessionDep, SettingsDep, requires
+from app.api.openapi import problem
 from app.api.schemas import (
     SCORE_EXAMPLES,
     CustomerOut,
@@ -30,13 +31,12 @@ from app.services.customer_scoring import (
 from app.services.customer_store import get_customer_or_raise, upsert_customer
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
-PROBLEM = {"content": {"application/problem+json": {}}}
 CustomerIdPath = Annotated[
     CustomerId, Path(description=f"The customer's id: {CUSTOMER_ID_RULE}.", examples=["C00000001"])
 ]
 STORE_ERRORS = {
-    422: {"description": "An id or a feature that breaks the rules, named", **PROBLEM},
-    503: {"description": "The app database is unavailable; see Retry-After", **PROBLEM},
+    422: problem("An id or a feature that breaks the rules, named"),
+    503: problem("The app database is unavailable", retry_after=True),
 }
 
 
@@ -45,9 +45,10 @@ STORE_ERRORS = {
     response_model=ScoreResponse,
     dependencies=requires("score"),
     responses={
-        413: {"description": "More customers than the documented maximum", **PROBLEM},
-        422: {"description": "Missing or malformed features, named one by one", **PROBLEM},
-        503: {"description": "A model asked for is not loaded", **PROBLEM},
+        422: problem(
+            "Missing or malformed features, named one by one, or more customers than the limit"
+        ),
+        503: problem("A model asked for is not loaded"),
     },
 )
 async def score(
@@ -94,7 +95,7 @@ def put_customer(
     "/{customer_id}",
     response_model=CustomerOut,
     dependencies=requires("customers:read"),
-    responses={404: PROBLEM, **STORE_ERRORS},
+    responses={404: problem("No customer has this id"), **STORE_ERRORS},
 )
 def get_customer(customer_id: CustomerIdPath, session: SessionDep) -> CustomerOut:
     """A stored customer's feature record."""
@@ -105,7 +106,7 @@ def get_customer(customer_id: CustomerIdPath, session: SessionDep) -> CustomerOu
     "/{customer_id}/profile",
     response_model=ProfileResponse,
     dependencies=requires("customers:read"),
-    responses={404: PROBLEM, **STORE_ERRORS},
+    responses={404: problem("No customer has this id"), **STORE_ERRORS},
 )
 def get_profile(
     customer_id: CustomerIdPath,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Request
 from fastapi.responses import Response
 
 from app.api.deps import ServingModelsDep, SettingsDep, requires
+from app.api.openapi import problem
 from app.api.schemas import (
     CLASSIFY_ANSWER_EXAMPLE,
     CLASSIFY_EXAMPLES,
@@ -21,8 +22,6 @@ from app.services.demand_classification import classify_demands, texts_to_classi
 
 router = APIRouter(prefix="/v1/demands", tags=["demands"])
 
-PROBLEM = {"content": {"application/problem+json": {}}}
-
 
 @router.post(
     "/classify",
@@ -30,10 +29,10 @@ PROBLEM = {"content": {"application/problem+json": {}}}
     dependencies=requires("classify"),
     responses={
         200: {"content": {"application/json": {"example": CLASSIFY_ANSWER_EXAMPLE}}},
-        400: {"description": "The body is not valid JSON", **PROBLEM},
-        413: {"description": "More texts than the documented maximum", **PROBLEM},
-        422: {"description": "A field is missing, empty, too long or of the wrong type", **PROBLEM},
-        503: {"description": "The models are not loaded yet", **PROBLEM},
+        422: problem(
+            "A field is missing, empty, too long or of the wrong type, or more texts than the limit"
+        ),
+        503: problem("The models are not loaded yet"),
     },
 )
 async def classify(

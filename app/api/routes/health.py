@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from app.api.deps import CatalogDep, allow_metrics_scrape
+from app.api.openapi import problem
 from app.api.schemas import ComponentOut, LoadFailureOut, Readiness
 from app.core.metrics import exposition
 
@@ -24,7 +25,9 @@ def healthz() -> dict[str, str | int]:
 @router.get(
     "/readyz",
     response_model=Readiness,
-    responses={503: {"description": "Models still loading, or one has no version to serve"}},
+    responses={
+        503: {"model": Readiness, "description": "Models still loading, or one has none to serve"}
+    },
 )
 def readyz(catalog: CatalogDep, request: Request) -> JSONResponse:
     """Ready once every model has a loaded, warm version for the deployment's alias.
@@ -64,7 +67,17 @@ def readyz(catalog: CatalogDep, request: Request) -> JSONResponse:
     )
 
 
-@router.get("/metrics", response_class=Response, dependencies=[Depends(allow_metrics_scrape)])
+@router.get(
+    "/metrics",
+    response_class=Response,
+    dependencies=[Depends(allow_metrics_scrape)],
+    responses={
+        200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}},
+        401: problem("From another host: no API key, or an invalid one"),
+        403: problem("From another host: the API key lacks the `admin` scope"),
+        429: problem("From another host: the API key is over its rate limit", retry_after=True),
+    },
+)
 def metrics() -> Response:
     """The whole deployment's metrics (every worker's) in the Prometheus text format: requests
     and latency per scoring endpoint and model version, model swaps and load failures,

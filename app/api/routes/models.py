@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.api.deps import CatalogDep, ServingModelsDep, requires
+from app.api.openapi import problem
 from app.api.schemas import LoadedModel, LoadFailureOut, ModelsResponse
 from app.core.errors import UnknownModelError
 from app.services.served_models import ServedModel
@@ -24,9 +25,7 @@ def list_models(catalog: CatalogDep) -> ModelsResponse:
     )
 
 
-@router.get(
-    "/{name}", response_model=LoadedModel, responses={404: {"description": "Unknown model"}}
-)
+@router.get("/{name}", response_model=LoadedModel, responses={404: problem("Unknown model")})
 def get_model(name: str, serving: ServingModelsDep) -> LoadedModel:
     """The version of one model that answers this request (mind X-Model-Alias)."""
     model = serving.get(name)
