@@ -26,6 +26,7 @@ class LoadResult:
     p99_ms: float
     errors: int
     requests: int = 0  # answered in all
+    statuses: dict[str, int] | None = None  # answers by status code (wrk's Lua counts them)
 
 
 # One request of a mixed load: method, path, JSON body (None: no body).
@@ -98,6 +99,21 @@ request = function()
   local call = calls[i]
   return wrk.format(call[1], call[2], headers, call[3])
 end
+
+-- Answers by status, summed over wrk's threads (each has a Lua state of its own).
+local threads = {{}}
+setup = function(thread) table.insert(threads, thread) end
+init = function(args) statuses = {{}} end
+response = function(status, headers, body) statuses[status] = (statuses[status] or 0) + 1 end
+done = function(summary, latency, requests)
+  local total = {{}}
+  for _, thread in ipairs(threads) do
+    for status, count in pairs(thread:get("statuses")) do
+      total[status] = (total[status] or 0) + count
+    end
+  end
+  for status, count in pairs(total) do io.write(string.format("status %d: %d\\n", status, count)) end
+end
 """
 
 
@@ -113,6 +129,7 @@ def _parse(output: str) -> LoadResult:
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
     )
     return LoadResult(
+        statuses={s: int(n) for s, n in re.findall(r"^status (\d+): (\d+)$", output, re.M)},
         requests=int(re.search(r"(\d+) requests in", output).group(1)),
         requests_per_s=float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
         p50_ms=latency_ms("50"),

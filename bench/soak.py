@@ -20,7 +20,10 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import create_engine, func, select
@@ -91,28 +94,28 @@ def _soak(options: argparse.Namespace, database_url: str, calls: list[Call]) -> 
             calls=calls,
         )
         _wait_until_drained(PORT)
-        rows_before = _captured_rows(database_url)
-        rss_before = _tree_rss_mb(server.pid)
-        run = run_wrk(
-            url,
-            [],
-            connections=options.connections,
-            seconds=options.seconds,
-            api_key=api_key,
-            calls=calls,
-        )
+        rows_before, written_before = _captured_rows(database_url), capture_metrics(PORT)["written"]
+        with _memory_samples(server.pid) as rss:
+            run = run_wrk(
+                url,
+                [],
+                connections=options.connections,
+                seconds=options.seconds,
+                api_key=api_key,
+                calls=calls,
+            )
         drained = _wait_until_drained(PORT)
-        rss_after = _tree_rss_mb(server.pid)
         captured = capture_metrics(PORT)
         rows = _captured_rows(database_url) - rows_before
-    growth = rss_after / rss_before - 1
+        written = captured["written"] - written_before
+    growth = rss[-1] / rss[0] - 1
     passed = (
         warmup.errors == 0
         and run.errors == 0
         and captured["dropped"] == 0
         and captured["rejected"] == 0
         and drained
-        and rows >= run.requests
+        and rows == written
         and growth < TARGET_RSS_GROWTH
     )
     return {
@@ -124,8 +127,8 @@ def _soak(options: argparse.Namespace, database_url: str, calls: list[Call]) -> 
         "run": vars(run),
         "captured": captured,
         "captured_rows_in_run": rows,
-        "rss_mb_after_warmup": rss_before,
-        "rss_mb_at_end": rss_after,
+        "captured_written_in_run": written,
+        "rss_mb_every_5_s": rss,
         "rss_growth": growth,
         "passed": passed,
     }
@@ -215,6 +218,26 @@ def _captured_rows(database_url: str) -> int:
         engine.dispose()
 
 
+@contextmanager
+def _memory_samples(pid: int, every_s: float = 5.0) -> Iterator[list[float]]:
+    """The server's resident memory in MB, sampled from the start of the block to its end."""
+    samples = [_tree_rss_mb(pid)]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(every_s):
+            samples.append(_tree_rss_mb(pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        yield samples
+    finally:
+        stop.set()
+        sampler.join()
+        samples.append(_tree_rss_mb(pid))
+
+
 def _tree_rss_mb(pid: int) -> float:
     """Resident memory of a process and all its descendants, in MB (Linux)."""
     children: dict[int, list[int]] = {}
@@ -248,14 +271,16 @@ def _print(figures: dict, options: argparse.Namespace) -> None:
         f"{run['errors']} errors (warm-up: {figures['warmup']['errors']})"
     )
     print(
-        f"capture: {figures['captured_rows_in_run']} rows for {run['requests']} answers; "
+        f"capture: {figures['captured_rows_in_run']} rows stored for "
+        f"{figures['captured_written_in_run']:.0f} counted written (PUTs are not captured); "
         f"{captured['dropped']:.0f} dropped, {captured['rejected']:.0f} rejected, "
         f"{captured['pending']:.0f} pending at the end"
     )
+    rss = figures["rss_mb_every_5_s"]
     print(
-        f"server memory: {figures['rss_mb_after_warmup']:.0f} MB after the warm-up, "
-        f"{figures['rss_mb_at_end']:.0f} MB at the end ({figures['rss_growth']:+.1%}; "
-        f"target < {TARGET_RSS_GROWTH:.0%})"
+        f"server memory: {rss[0]:.0f} MB after the warm-up, {rss[-1]:.0f} MB at the end "
+        f"({figures['rss_growth']:+.1%}; target < {TARGET_RSS_GROWTH:.0%}); every 5 s: "
+        + " ".join(f"{mb:.0f}" for mb in rss)
     )
     print("PASSED" if figures["passed"] else "FAILED")
 

@@ -15,12 +15,17 @@ Writes are idempotent: each row carries the capture id made on the request path,
 the table, and a row whose id is stored already is skipped. The writer resends a batch whose
 answer it never got (this process killed after its commit), and the copy adds nothing.
 
-Priority: the work runs on a thread in Linux's idle scheduling class (``SCHED_IDLE``), on CPU
-time nothing else wants, so it costs the service least (docs/request-capture.md). But a
-saturated machine has no such time, and the buffer fills: the writer then marks its batches
-urgent, and this process's main thread writes them at the service's own priority until the
-buffer is drained. Two threads, each keeping its class, because a thread may enter the idle
-class but not leave it without privileges (RLIMIT_NICE is 0 for most users).
+Priority: masking, the bulk of the work, runs on a thread in Linux's idle scheduling class
+(``SCHED_IDLE``), on CPU time nothing else wants, so it costs the service least
+(docs/request-capture.md). But a saturated machine has no such time, and the buffer fills: the
+writer then marks its batches urgent, and this process's main thread masks them at the
+service's own priority until the buffer is drained. Two threads, each keeping its class,
+because a thread may enter the idle class but not leave it without privileges (RLIMIT_NICE is 0
+for most users). On SQLite the main thread also inserts (and prunes), whatever the batch: a
+transaction there holds the one lock on the whole file, and a thread in the idle class could
+hold it for seconds on a saturated machine while every other writer (a PUT of a customer)
+waited behind it and timed out (bench.soak saw 10% of a mixed load answer 503). PostgreSQL
+locks rows, and nothing else writes these.
 """
 
 from __future__ import annotations
@@ -28,7 +33,9 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -46,6 +53,7 @@ from app.db.upsert import insert_new_statement
 # Short waits on a locked SQLite file or an unreachable server: the writer retries soon
 # anyway, and a stopping service must not hang behind one.
 SQLITE_LOCK_WAIT_S, CONNECT_TIMEOUT_S = 2, 3
+SQLITE_STATEMENTS_KEPT = 4
 
 
 def serve(connection: Connection) -> None:
@@ -60,25 +68,28 @@ def serve(connection: Connection) -> None:
                 return
             if request is None:
                 return
-            if _is_urgent(request):
-                connection.send(_handle(engine, request))
-            else:
-                connection.send(idle.submit(_handle, engine, request).result())
+            connection.send(_handle(engine, request, idle))
     finally:
         idle.shutdown()
         engine.dispose()
 
 
-def _is_urgent(request: tuple[Any, ...]) -> bool:
-    return request[0] == "write" and len(request) > 2 and bool(request[2])
-
-
-def _handle(engine: Engine, request: tuple[Any, ...]) -> tuple[Any, ...]:
+def _handle(engine: Engine, request: tuple[Any, ...], idle: ThreadPoolExecutor) -> tuple[Any, ...]:
     kind, payload = request[:2]
+    urgent = len(request) > 2 and bool(request[2])
+
+    def in_idle_class(work: Callable[[], Any]) -> Any:
+        return work() if urgent else idle.submit(work).result()
+
+    def here(work: Callable[[], Any]) -> Any:
+        return work()
+
+    in_transaction = here if engine.dialect.name == "sqlite" else in_idle_class
     try:
         if kind == "write":
-            return ("written", *write_batch(engine, payload))
-        return ("pruned", prune_captures(engine, retention_days=payload))
+            rows, rejected = in_idle_class(partial(mask_batch, payload))
+            return ("written", *in_transaction(partial(insert_rows, engine, rows, rejected)))
+        return ("pruned", in_transaction(partial(prune_captures, engine, retention_days=payload)))
     except SQLAlchemyError as error:
         # The class only: a statement error's text quotes the statement's parameters.
         return ("failed", type(getattr(error, "orig", None) or error).__name__)
@@ -86,13 +97,20 @@ def _handle(engine: Engine, request: tuple[Any, ...]) -> tuple[Any, ...]:
 
 def write_batch(engine: Engine, entries: list[RawCapture]) -> tuple[int, int]:
     """Mask and insert ``entries`` in one transaction; (written, rejected). Rows stored
-    already (by capture id) are neither: a batch written twice stores each row once.
+    already (by capture id) are neither: a batch written twice stores each row once."""
+    return insert_rows(engine, *mask_batch(entries))
 
-    Rows the database refuses (a value it cannot store) are found one by one and rejected;
-    an entry that fails to mask is rejected rather than stored unmasked.
-    """
+
+def mask_batch(entries: list[RawCapture]) -> tuple[list[dict[str, Any]], int]:
+    """The entries' masked rows, and how many were rejected: an entry that fails to mask is
+    rejected rather than stored unmasked."""
     rows = [row for entry in entries if (row := _masked_row(entry)) is not None]
-    rejected = len(entries) - len(rows)
+    return rows, len(entries) - len(rows)
+
+
+def insert_rows(engine: Engine, rows: list[dict[str, Any]], rejected: int = 0) -> tuple[int, int]:
+    """Insert masked rows in one transaction; (written, rejected so far plus those the
+    database refuses: a value it cannot store, found one by one)."""
     try:
         return _insert(engine, rows), rejected
     except (DataError, IntegrityError):
@@ -134,8 +152,9 @@ def run_when_idle() -> None:
 
 def writer_engine(database_url: str) -> Engine:
     if make_url(database_url).get_backend_name() == "sqlite":
-        # Two threads take turns with the pool's connections (never at once).
-        connect_args: dict[str, Any] = {"timeout": SQLITE_LOCK_WAIT_S, "check_same_thread": False}
+        # A batch of another size is another statement, and sqlite3 keeps 128 prepared ones by
+        # default: over 100 MB in this process (bench.soak saw its memory climb for minutes).
+        connect_args = {"timeout": SQLITE_LOCK_WAIT_S, "cached_statements": SQLITE_STATEMENTS_KEPT}
         return create_engine_for(database_url, connect_args=connect_args)
     return create_engine_for(database_url, connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
 

@@ -100,4 +100,9 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # SQLite ignores foreign keys unless asked, per connection.
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Write-ahead logging: readers and the one writer never block each other, so the workers'
+    # reads, their capture writes and a PUT share the file without "database is locked"
+    # (measured by bench.soak: with the default rollback journal, 10% of a mixed load at 64
+    # connections answered 503). It stays set in the file; this makes sure of it.
+    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()

@@ -1,12 +1,15 @@
-"""The app database down, in process (SQLite held under an exclusive lock): customer calls
-answer 503 with Retry-After, /readyz says which component is down and since when, classify
-keeps answering; an error nothing handles is a 500 whose message reaches no log."""
+"""The app database down, in process (PostgreSQL behind a proxy the test closes): customer
+calls answer 503 with Retry-After, /readyz says which component is down and since when,
+classify keeps answering. SQLite (write-ahead log) held by another writer: reads go on, a write
+answers 503 once its wait runs out. An error nothing handles is a 500 whose message reaches no
+log."""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,6 +17,7 @@ from fastapi.testclient import TestClient
 from app.db.migrations import upgrade
 from tests.capture.outage import DatabaseOutage
 from tests.conftest import admin_headers, service_client, settings_for, wait_until_ready
+from tests.db.databases import BACKENDS, empty_database
 
 BACK_WITHIN_S = 10  # a deadline for the test, not a speed claim (the probe runs every 0.2 s)
 
@@ -25,18 +29,39 @@ def sqlite_url(tmp_path) -> str:
     return url
 
 
-@pytest.fixture
-def api_on(trained_store, sqlite_url) -> Iterator[TestClient]:
+def _service(trained_store, database_url: str, headers: dict[str, str]) -> TestClient:
     settings = settings_for(
         trained_store,
-        database_url=sqlite_url,
+        database_url=database_url,
         capture_enabled=False,
         database_statement_timeout_seconds=0.5,
         sync_interval_seconds=0.2,
     )
-    with service_client(settings, headers=admin_headers(sqlite_url)) as client:
+    return service_client(settings, headers=headers)
+
+
+@pytest.fixture
+def api_on(trained_store, sqlite_url) -> Iterator[TestClient]:
+    with _service(trained_store, sqlite_url, admin_headers(sqlite_url)) as client:
         wait_until_ready(client)
         yield client
+
+
+@pytest.fixture
+def postgres_outage(trained_store) -> Iterator[tuple[TestClient, DatabaseOutage]]:
+    """The service on PostgreSQL through a proxy: ``outage.begin()`` cuts and refuses its
+    connections, as a stopped server does."""
+    if "postgresql" not in BACKENDS:
+        pytest.skip("needs INSIGHT_TEST_POSTGRES_URL (make test sets it)")
+    for url in empty_database("postgresql", Path()):
+        upgrade(url)
+        outage = DatabaseOutage(url)
+        try:
+            with _service(trained_store, outage.app_url, admin_headers(url)) as client:
+                wait_until_ready(client)
+                yield client, outage
+        finally:
+            outage.dispose()
 
 
 def test_readyz_reports_each_component(api_on):
@@ -48,10 +73,10 @@ def test_readyz_reports_each_component(api_on):
         assert component["error"] is None
 
 
-def test_customer_calls_answer_503_while_the_database_is_down(api_on, sqlite_url, caplog):
+def test_customer_calls_answer_503_while_the_database_is_down(postgres_outage, caplog):
+    api_on, outage = postgres_outage
     caplog.set_level(logging.INFO)
     assert api_on.put("/v1/customers/C1", json={"features": {"age": 30}}).status_code == 200
-    outage = DatabaseOutage(sqlite_url)
     try:
         outage.begin()
         for _ in range(5):
@@ -65,7 +90,7 @@ def test_customer_calls_answer_503_while_the_database_is_down(api_on, sqlite_url
         assert ready.status_code == 200  # the models still answer: see the README's Readiness
         assert ready.json()["status"] == "degraded"
         database = ready.json()["components"]["app_database"]
-        assert (database["state"], database["error"]) == ("down", "OperationalError")
+        assert database["state"] == "down" and database["error"] == "OperationalError"
         assert api_on.post("/v1/demands/classify", json={"text": "宽带断网了"}).status_code == 200
     finally:
         outage.end()
@@ -77,6 +102,29 @@ def test_customer_calls_answer_503_while_the_database_is_down(api_on, sqlite_url
     assert caplog.text.count("app_database down (OperationalError)") == 1
     assert caplog.text.count("app_database back after") == 1
     assert "Traceback" not in caplog.text
+
+
+def test_on_sqlite_reads_go_on_beside_another_writer_and_a_write_answers_503_in_time(
+    api_on, sqlite_url
+):
+    """The write-ahead log: an import (or any writer) holding SQLite's write lock never stops
+    a read; a PUT waits its statement timeout, answers 503 with Retry-After, and succeeds
+    once the lock is let go."""
+    assert api_on.put("/v1/customers/C1", json={"features": {"age": 30}}).status_code == 200
+    outage = DatabaseOutage(sqlite_url)  # an exclusive write transaction, held
+    try:
+        outage.begin()
+        assert api_on.get("/v1/customers/C1").status_code == 200
+        put = api_on.put("/v1/customers/C2", json={"features": {"age": 31}})
+        assert put.status_code == 503 and int(put.headers["retry-after"]) >= 1
+    finally:
+        outage.end()
+    deadline = time.monotonic() + BACK_WITHIN_S
+    while (
+        status := api_on.put("/v1/customers/C2", json={"features": {"age": 31}}).status_code
+    ) != 200:
+        assert status == 503 and time.monotonic() < deadline, status
+        time.sleep(0.05)
 
 
 def test_an_unexpected_error_is_a_500_whose_message_is_not_logged(api_on, monkeypatch, caplog):

@@ -157,7 +157,7 @@ def test_uuid_request_ids_are_kept_whole_and_others_masked():
 
 
 @pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux's idle scheduling class")
-def test_the_worker_writes_on_a_thread_that_runs_only_on_cpu_time_nothing_else_wants(
+def test_the_worker_masks_on_a_thread_that_runs_only_on_cpu_time_nothing_else_wants(
     migrated_url,
 ):
     buffer = CaptureBuffer(1000)
@@ -167,7 +167,8 @@ def test_the_worker_writes_on_a_thread_that_runs_only_on_cpu_time_nothing_else_w
     try:
         pid = writer._worker.pid
         policies = {tid: os.sched_getscheduler(tid) for tid in _threads(pid)}
-        # The main thread, which writes urgent batches, keeps the service's own class.
+        # The main thread, which masks urgent batches and inserts every batch (a transaction
+        # holds the database's locks: never at idle priority), keeps the service's own class.
         assert policies.pop(pid) == os.SCHED_OTHER
         assert list(policies.values()) == [os.SCHED_IDLE]
     finally:
@@ -190,7 +191,7 @@ def _cpu_ticks(pid: int) -> dict[int, int]:
 
 
 @pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux's idle scheduling class")
-def test_urgent_batches_are_written_by_the_thread_at_normal_priority(migrated_url):
+def test_urgent_batches_are_masked_by_the_thread_at_normal_priority(migrated_url):
     """Measured in CPU time spent by each thread, not in how long anything took."""
     worker = CaptureWorker(migrated_url)
     try:
@@ -212,3 +213,36 @@ def test_urgent_batches_are_written_by_the_thread_at_normal_priority(migrated_ur
     assert urgent[pid] > urgent[idle_thread]
     assert idle[idle_thread] > idle[pid]
     assert len(captured_rows(migrated_url)) == 6001
+
+
+def test_on_sqlite_a_batch_is_inserted_at_the_services_priority(migrated_url, monkeypatch):
+    """SQLite locks the whole file for a transaction: inserting on the idle-class thread could
+    hold that lock for seconds on a saturated machine, while a PUT of a customer waits behind it
+    and times out. Masking stays in the idle class; PostgreSQL (row locks) inserts there too."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from app.capture import worker
+
+    inserted_on, masked_on = [], []
+    insert_rows, mask_batch = worker.insert_rows, worker.mask_batch
+
+    def recording_insert(*args):
+        inserted_on.append(threading.get_ident())
+        return insert_rows(*args)
+
+    def recording_mask(entries):
+        masked_on.append(threading.get_ident())
+        return mask_batch(entries)
+
+    monkeypatch.setattr(worker, "insert_rows", recording_insert)
+    monkeypatch.setattr(worker, "mask_batch", recording_mask)
+    engine = worker.writer_engine(migrated_url)
+    with ThreadPoolExecutor(1) as idle:
+        idle_thread = idle.submit(threading.get_ident).result()
+        answer = worker._handle(engine, ("write", [_raw("r1")], False), idle)
+    engine.dispose()
+    assert answer == ("written", 1, 0)
+    assert masked_on == [idle_thread]
+    sqlite = migrated_url.startswith("sqlite")
+    assert inserted_on == [threading.get_ident() if sqlite else idle_thread]

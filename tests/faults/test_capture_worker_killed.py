@@ -15,16 +15,19 @@ from tests.faults.processes import capture_worker
 from tests.serving import LiveService, running_service, service_env
 
 CLASSIFY = "/v1/demands/classify"
-CLIENTS, REQUESTS_PER_CLIENT = 3, 300
+CLIENTS, MAX_REQUESTS_PER_CLIENT = 3, 5000
 KILLS, REQUESTS_BETWEEN_KILLS = 4, 80
+REQUESTS_AFTER_LAST_KILL = 80
 
 
 class Traffic:
-    """A few clients sending classify requests one after another, each with its own id."""
+    """A few clients sending classify requests one after another, each with its own id, until
+    told to stop (or a bound is reached)."""
 
     def __init__(self, service: LiveService, headers: dict[str, str]):
         self.answered: list[str] = []
         self.failed: list[str] = []
+        self.stop = threading.Event()
         self._lock = threading.Lock()
         self._threads = [
             threading.Thread(target=self._send, args=(service, headers, n)) for n in range(CLIENTS)
@@ -45,7 +48,9 @@ class Traffic:
 
     def _send(self, service: LiveService, headers: dict[str, str], client_number: int) -> None:
         with service.client(headers) as client:
-            for i in range(REQUESTS_PER_CLIENT):
+            for i in range(MAX_REQUESTS_PER_CLIENT):
+                if self.stop.is_set():
+                    return
                 request_id = f"c{client_number}-{i:04d}"
                 response = client.post(
                     CLASSIFY, json={"text": "宽带断网三天了"}, headers={"X-Request-ID": request_id}
@@ -57,7 +62,8 @@ class Traffic:
 
 
 def _kill_workers(service: LiveService, traffic: Traffic) -> list[int]:
-    """SIGKILL the capture worker each time the clients have sent some more requests."""
+    """SIGKILL the capture worker each time the clients have sent some more requests (as soon
+    as the writer has started a new one), then let some more requests through and stop them."""
     killed: list[int] = []
     deadline = time.monotonic() + 240
     while len(killed) < KILLS and traffic.running and time.monotonic() < deadline:
@@ -67,6 +73,11 @@ def _kill_workers(service: LiveService, traffic: Traffic) -> list[int]:
             os.kill(worker, signal.SIGKILL)
             killed.append(worker)
         time.sleep(0.01)
+    last = len(traffic.answered)
+    while traffic.running and len(traffic.answered) < last + REQUESTS_AFTER_LAST_KILL:
+        assert time.monotonic() < deadline, "the clients stalled"
+        time.sleep(0.01)
+    traffic.stop.set()
     return killed
 
 
@@ -89,10 +100,10 @@ def test_killing_the_capture_worker_under_load_stores_each_request_once(trained_
         killed = _kill_workers(service, traffic)
         traffic.join()
     # Stopped by SIGTERM: the service wrote what was pending before it exited.
-    assert len(killed) >= 3, f"only {len(killed)} kills before the traffic ended"
+    assert len(killed) == KILLS, f"only {len(killed)} kills before the traffic ended"
     assert traffic.failed == []
     rows = captured_rows(url)
-    assert len(rows) == len(traffic.answered) == CLIENTS * REQUESTS_PER_CLIENT
+    assert len(rows) == len(traffic.answered)
     assert sorted(row.request_id for row in rows) == sorted(traffic.answered)
     assert len({row.capture_id for row in rows}) == len(rows)
     log = service.output()

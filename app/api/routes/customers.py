@@ -8,7 +8,7 @@ import orjson
 from fastapi import APIRouter, Body, Path, Request
 from fastapi.responses import Response
 
-from app.api.deps import ServingModelsDep, SessionDep, SettingsDep, requires
+from app.api.deps import DatabaseGuard, ServingModelsDep, SessionDep, SettingsDep, requires
 from app.api.openapi import problem
 from app.api.schemas import (
     SCORE_EXAMPLES,
@@ -20,6 +20,7 @@ from app.api.schemas import (
 )
 from app.api.scoring_threads import run_scoring
 from app.core.request_metrics import answered_by
+from app.db.session import session_scope
 from app.services import customer_profile as profile
 from app.services.customer_ids import CUSTOMER_ID_RULE, CustomerId
 from app.services.customer_scoring import (
@@ -82,12 +83,19 @@ async def score(
     responses=STORE_ERRORS,
 )
 def put_customer(
-    customer_id: CustomerIdPath, body: CustomerPut, session: SessionDep, serving: ServingModelsDep
+    customer_id: CustomerIdPath,
+    body: CustomerPut,
+    serving: ServingModelsDep,
+    request: Request,
+    _: Annotated[None, DatabaseGuard],
 ) -> CustomerOut:
     """Create or replace a customer's stored feature record: checked by the import's rules and
     every loaded customer model's signature first, so its profile can answer."""
     check_record(body.features, serving)
-    customer = upsert_customer(session, customer_id=customer_id, record=body.features)
+    # A transaction of its own, committed before the answer is built: on SQLite a writer
+    # holds the whole file's lock until it commits.
+    with session_scope(request.app.state.sessions) as session:
+        customer = upsert_customer(session, customer_id=customer_id, record=body.features)
     return CustomerOut.of(customer)
 
 
