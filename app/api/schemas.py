@@ -220,19 +220,40 @@ class CustomerPut(BaseModel):
     features: dict[str, Any] = Field(description="The customer's feature record.")
 
 
+class LatestScore(BaseModel):
+    """A model's latest answer for the customer, recorded from a score or profile call."""
+
+    model_config = ConfigDict(from_attributes=True, protected_namespaces=())
+
+    model_version: str
+    model_alias: str | None
+    output: dict[str, Any]
+    scored_at: datetime
+
+
 class CustomerOut(BaseModel):
     customer_id: str
     features: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+    latest_scores: dict[str, LatestScore] | None = Field(
+        None,
+        description="GET only: each customer model's latest answer from the production alias, "
+        "by model name, recorded from score and profile calls (within a few seconds, by the "
+        "capture worker; none while capture is off). Compare `scored_at` with `updated_at`: "
+        "a score older than the record was for the record before.",
+    )
 
     @classmethod
-    def of(cls, customer: Any) -> CustomerOut:
+    def of(cls, customer: Any, *, scores: list[Any] | None = None) -> CustomerOut:
         return cls(
             customer_id=customer.customer_id,
             features=customer.record,
             created_at=customer.created_at,
             updated_at=customer.updated_at,
+            latest_scores=None
+            if scores is None
+            else {score.model_name: LatestScore.model_validate(score) for score in scores},
         )
 
 

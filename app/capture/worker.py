@@ -1,4 +1,5 @@
-"""The capture worker: a process of its own that masks captured requests and writes them.
+"""The capture worker: a process of its own that masks captured requests and writes them, with
+the customer scores in their answers (``app.capture.scores``).
 
 Masking and inserting are Python work. On a thread of the service they would share its GIL,
 and each hand-over of the GIL between the event loop and that thread costs both: measured
@@ -35,6 +36,8 @@ import signal
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
+from dataclasses import dataclass
 from functools import partial
 from multiprocessing.connection import Connection
 from typing import Any
@@ -46,6 +49,7 @@ from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from app.capture.buffer import RawCapture
 from app.capture.records import captured_row
 from app.capture.retention import prune_captures
+from app.capture.scores import record_scores, score_rows
 from app.db.models import CapturedRequest
 from app.db.session import create_engine_for
 from app.db.upsert import insert_new_statement
@@ -87,25 +91,43 @@ def _handle(engine: Engine, request: tuple[Any, ...], idle: ThreadPoolExecutor) 
     in_transaction = here if engine.dialect.name == "sqlite" else in_idle_class
     try:
         if kind == "write":
-            rows, rejected = in_idle_class(partial(mask_batch, payload))
-            return ("written", *in_transaction(partial(insert_rows, engine, rows, rejected)))
+            batch = in_idle_class(partial(prepare_batch, payload))
+            return ("written", *in_transaction(partial(store_batch, engine, batch)))
         return ("pruned", in_transaction(partial(prune_captures, engine, retention_days=payload)))
     except SQLAlchemyError as error:
         # The class only: a statement error's text quotes the statement's parameters.
         return ("failed", type(getattr(error, "orig", None) or error).__name__)
 
 
+@dataclass(frozen=True)
+class PreparedBatch:
+    """A batch ready to store: its masked rows, how many entries were rejected (an entry that
+    fails to mask is rejected rather than stored unmasked), and the customer scores in it."""
+
+    rows: list[dict[str, Any]]
+    rejected: int
+    scores: list[dict[str, Any]]
+
+
 def write_batch(engine: Engine, entries: list[RawCapture]) -> tuple[int, int]:
-    """Mask and insert ``entries`` in one transaction; (written, rejected). Rows stored
-    already (by capture id) are neither: a batch written twice stores each row once."""
-    return insert_rows(engine, *mask_batch(entries))
+    """Mask and insert ``entries``; (written, rejected). Rows stored already (by capture id)
+    are neither: a batch written twice stores each row once."""
+    return store_batch(engine, prepare_batch(entries))
 
 
-def mask_batch(entries: list[RawCapture]) -> tuple[list[dict[str, Any]], int]:
-    """The entries' masked rows, and how many were rejected: an entry that fails to mask is
-    rejected rather than stored unmasked."""
+def prepare_batch(entries: list[RawCapture]) -> PreparedBatch:
     rows = [row for entry in entries if (row := _masked_row(entry)) is not None]
-    return rows, len(entries) - len(rows)
+    scores = [row for entry in entries for row in score_rows(entry)]
+    return PreparedBatch(rows, len(entries) - len(rows), scores)
+
+
+def store_batch(engine: Engine, batch: PreparedBatch) -> tuple[int, int]:
+    """Insert the batch's rows in one transaction, then record its customer scores in
+    another; (written, rejected)."""
+    written, rejected = insert_rows(engine, batch.rows, batch.rejected)
+    with suppress(DataError, IntegrityError):  # a customer deleted meanwhile: the next answer
+        record_scores(engine, batch.scores)
+    return written, rejected
 
 
 def insert_rows(engine: Engine, rows: list[dict[str, Any]], rejected: int = 0) -> tuple[int, int]:

@@ -42,33 +42,9 @@ def get_customer_or_raise(session: Session, customer_id: str) -> Customer:
     return customer
 
 
-def upsert_customer_score(
-    session: Session,
-    *,
-    customer_id: str,
-    model_name: str,
-    model_version: str,
-    model_alias: str | None,
-    output: Mapping[str, Any],
-) -> CustomerScore:
-    """Record a model's latest output for a customer, replacing the one before."""
-    row = {
-        "customer_id": customer_id,
-        "model_name": model_name,
-        "model_version": model_version,
-        "model_alias": model_alias,
-        "output": dict(output),
-        "scored_at": utc_now(),
-    }
-    updated = ("model_version", "model_alias", "output", "scored_at")
-    table = CustomerScore.__table__
-    session.execute(upsert_statement(table, _dialect(session), update_columns=updated), [row])
-    key = {"customer_id": customer_id, "model_name": model_name}
-    return session.get_one(CustomerScore, key, populate_existing=True)
-
-
 def get_customer_scores(session: Session, customer_id: str) -> list[CustomerScore]:
-    """The customer's latest output of every model, by model name."""
+    """The customer's latest output of every model, by model name (recorded by the capture
+    worker: ``app.capture.scores``)."""
     statement = (
         select(CustomerScore)
         .where(CustomerScore.customer_id == customer_id)

@@ -1,6 +1,7 @@
 """The customer endpoints: score, store, profile; against the four models in a real MLflow store."""
 
 import math
+import time
 
 import pytest
 
@@ -115,6 +116,34 @@ def test_put_get_and_profile(full_api, two_customers):
     updated = dict(features, tenure_months=3)
     full_api.put("/v1/customers/C-42", json={"features": updated})
     assert full_api.get("/v1/customers/C-42").json()["features"]["tenure_months"] == 3
+
+
+def test_the_latest_scores_of_a_stored_customer_are_read_back_without_scoring(
+    full_api, two_customers
+):
+    """Recorded off the request path (by the capture worker), so read with a deadline."""
+    customer_id = f"C-latest-{time.monotonic_ns()}"
+    assert full_api.put(f"/v1/customers/{customer_id}", json=two_customers[0]).status_code == 200
+    assert full_api.get(f"/v1/customers/{customer_id}").json()["latest_scores"] == {}
+    profile = full_api.get(f"/v1/customers/{customer_id}/profile").json()
+    scored = {**two_customers[1], "customer_id": customer_id}  # a score call, by id, later
+    answer = full_api.post(SCORE, json={"customers": [scored], "models": ["churn"]}).json()
+    deadline = time.monotonic() + 30
+    while True:
+        latest = full_api.get(f"/v1/customers/{customer_id}").json()["latest_scores"]
+        if (
+            len(latest) == 4
+            and latest["churn"]["output"] == answer["results"][0]["scores"]["churn"]
+        ):
+            break
+        assert time.monotonic() < deadline, latest
+        time.sleep(0.1)
+    versions = {model["name"]: model["version"] for model in profile["models"]}
+    for name, score in latest.items():
+        assert score["model_version"] == versions[name] and score["model_alias"] == "production"
+        if name != "churn":  # the profile's answer; churn's was replaced by the later score
+            assert score["output"] == profile["scores"][name]
+    assert latest["churn"]["scored_at"] > latest["occupation"]["scored_at"]
 
 
 def test_an_unknown_customer_is_404(full_api):

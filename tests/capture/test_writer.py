@@ -225,18 +225,18 @@ def test_on_sqlite_a_batch_is_inserted_at_the_services_priority(migrated_url, mo
     from app.capture import worker
 
     inserted_on, masked_on = [], []
-    insert_rows, mask_batch = worker.insert_rows, worker.mask_batch
+    store_batch, prepare_batch = worker.store_batch, worker.prepare_batch
 
-    def recording_insert(*args):
+    def recording_store(*args):
         inserted_on.append(threading.get_ident())
-        return insert_rows(*args)
+        return store_batch(*args)
 
-    def recording_mask(entries):
+    def recording_prepare(entries):
         masked_on.append(threading.get_ident())
-        return mask_batch(entries)
+        return prepare_batch(entries)
 
-    monkeypatch.setattr(worker, "insert_rows", recording_insert)
-    monkeypatch.setattr(worker, "mask_batch", recording_mask)
+    monkeypatch.setattr(worker, "store_batch", recording_store)
+    monkeypatch.setattr(worker, "prepare_batch", recording_prepare)
     engine = worker.writer_engine(migrated_url)
     with ThreadPoolExecutor(1) as idle:
         idle_thread = idle.submit(threading.get_ident).result()

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy.exc import IntegrityError
 
 from app.core.errors import CustomerNotFoundError, ProblemError
 from app.services.customer_store import (
     get_customer,
     get_customer_or_raise,
-    get_customer_scores,
     upsert_customer,
-    upsert_customer_score,
 )
 
 RECORD = {"age": 34, "gender": "女", "plan_name": "畅享套餐", "survey_score": None}
@@ -43,53 +40,6 @@ def test_an_unknown_customer(session):
     with pytest.raises(CustomerNotFoundError) as raised:
         get_customer_or_raise(session, "nobody")
     assert isinstance(raised.value, ProblemError) and raised.value.status == 404
-
-
-def test_scores_keep_the_latest_output_per_model(session):
-    upsert_customer(session, customer_id="C1", record=RECORD)
-    first = upsert_customer_score(
-        session,
-        customer_id="C1",
-        model_name="churn",
-        model_version="1",
-        model_alias="production",
-        output={"probability": 0.2, "risk_level": "低"},
-    )
-    upsert_customer_score(
-        session,
-        customer_id="C1",
-        model_name="occupation",
-        model_version="3",
-        model_alias=None,
-        output={"occupation": "学生"},
-    )
-    latest = upsert_customer_score(
-        session,
-        customer_id="C1",
-        model_name="churn",
-        model_version="2",
-        model_alias="production",
-        output={"probability": 0.7, "risk_level": "高"},
-    )
-    assert latest.scored_at >= first.scored_at
-    scores = get_customer_scores(session, "C1")
-    assert [(s.model_name, s.model_version) for s in scores] == [
-        ("churn", "2"),
-        ("occupation", "3"),
-    ]
-    assert scores[0].output == {"probability": 0.7, "risk_level": "高"}
-
-
-def test_a_score_needs_a_stored_customer(session):
-    with pytest.raises(IntegrityError), session.begin_nested():
-        upsert_customer_score(
-            session,
-            customer_id="nobody",
-            model_name="churn",
-            model_version="1",
-            model_alias=None,
-            output={},
-        )
 
 
 def test_each_test_starts_empty(session):

@@ -29,7 +29,11 @@ from app.services.customer_scoring import (
     customer_models,
     score_customers,
 )
-from app.services.customer_store import get_customer_or_raise, upsert_customer
+from app.services.customer_store import (
+    get_customer_or_raise,
+    get_customer_scores,
+    upsert_customer,
+)
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 CustomerIdPath = Annotated[
@@ -106,8 +110,9 @@ def put_customer(
     responses={404: problem("No customer has this id"), **STORE_ERRORS},
 )
 def get_customer(customer_id: CustomerIdPath, session: SessionDep) -> CustomerOut:
-    """A stored customer's feature record."""
-    return CustomerOut.of(get_customer_or_raise(session, customer_id))
+    """A stored customer's feature record, and each model's latest answer for it."""
+    customer = get_customer_or_raise(session, customer_id)
+    return CustomerOut.of(customer, scores=get_customer_scores(session, customer_id))
 
 
 @router.get(
