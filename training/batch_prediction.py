@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -72,4 +73,22 @@ def _chunks(path: Path, rows: int) -> Iterator[pd.DataFrame]:
         for batch in pq.ParquetFile(path).iter_batches(batch_size=rows):
             yield batch.to_pandas()
         return
-    yield from pd.read_csv(path, chunksize=rows, encoding="utf-8-sig", low_memory=False)
+    encoding = _csv_encoding(path)
+    try:
+        yield from pd.read_csv(path, chunksize=rows, encoding=encoding, low_memory=False)
+    except UnicodeDecodeError:
+        raise DataError(f"{path.name} is neither UTF-8 nor GB18030 text") from None
+
+
+def _csv_encoding(path: Path) -> str:
+    """UTF-8 (with or without BOM) when the whole file is, else GB18030: as training reads it.
+    Decided before the first chunk is written; one pass, bounded memory."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with path.open("rb") as file:
+            while block := file.read(1 << 20):
+                decoder.decode(block)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return "gb18030"
+    return "utf-8-sig"

@@ -116,9 +116,9 @@ def write_batch(engine: Engine, entries: list[RawCapture]) -> tuple[int, int]:
 
 
 def prepare_batch(entries: list[RawCapture]) -> PreparedBatch:
-    rows = [row for entry in entries if (row := _masked_row(entry)) is not None]
-    scores = [row for entry in entries for row in score_rows(entry)]
-    return PreparedBatch(rows, len(entries) - len(rows), scores)
+    masked = [(entry, row) for entry in entries if (row := _masked_row(entry)) is not None]
+    scores = [score for entry, _ in masked for score in score_rows(entry)]  # stored ones only
+    return PreparedBatch([row for _, row in masked], len(entries) - len(masked), scores)
 
 
 def store_batch(engine: Engine, batch: PreparedBatch) -> tuple[int, int]:

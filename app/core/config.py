@@ -119,8 +119,9 @@ class Settings(BaseSettings):
     max_record_bytes: int = Field(
         16 * 1024,
         ge=1,
-        description="Largest customer feature record, in bytes of JSON, a score or store request "
-        "may carry per customer; with max_customers_per_request it sets those body limits.",
+        description="The room, in bytes of JSON, one customer's record gets in the body limits "
+        "(a store body: this plus 64 KiB; a score body: max_customers_per_request times this "
+        "plus 64 KiB); no single record is checked against it.",
     )
     max_body_bytes: int | None = Field(
         None,
