@@ -4,7 +4,6 @@ rejected one is counted, and nothing of it reaches the table (SQLite and Postgre
 from __future__ import annotations
 
 import logging
-import time
 
 import orjson
 
@@ -14,24 +13,14 @@ from app.capture.masking import PHONE
 from app.capture.worker import write_batch, writer_engine
 from app.capture.writer import CaptureWriter, WriterPolicy
 from app.core.metrics import REGISTRY
-from tests.capture.conftest import captured_rows
+from tests.capture.conftest import captured_rows, raw_capture
 
 UNMASKABLE = "13912345678"  # the phone number in the entry whose masking fails
 ANSWER = {"results": [], "models": [{"name": "spam-filter", "version": "1", "alias": "production"}]}
 
 
 def _raw(request_id: str, text: str, capture_id: int, **fields) -> RawCapture:
-    values = {
-        "request_id": request_id,
-        "endpoint": "/v1/demands/classify",
-        "body": orjson.dumps({"text": text}),
-        "answer": orjson.dumps(ANSWER),
-        "status": 200,
-        "latency_ms": 1.0,
-        "received_at": time.time(),
-        "capture_id": capture_id,
-    }
-    return RawCapture(**(values | fields))
+    return raw_capture(request_id, text, default_answer=ANSWER, capture_id=capture_id, **fields)
 
 
 def _batch() -> list[RawCapture]:

@@ -4,7 +4,6 @@ import os
 import time
 from datetime import UTC, datetime, timedelta
 
-import orjson
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
@@ -16,7 +15,7 @@ from app.capture.writer import CaptureWorker, CaptureWriter, WriterPolicy
 from app.cli import main
 from app.db import create_engine_for
 from app.db.models import CapturedRequest
-from tests.capture.conftest import captured_rows
+from tests.capture.conftest import captured_rows, raw_capture
 
 ANSWER = {
     "results": [{"category": "网络信号", "confidence": 0.9}],
@@ -28,16 +27,7 @@ ANSWER = {
 
 
 def _raw(request_id: str, text: str = "我叫张伟，手机13812345678，没信号", **fields) -> RawCapture:
-    values = {
-        "request_id": request_id,
-        "endpoint": "/v1/demands/classify",
-        "body": orjson.dumps({"text": text}),
-        "answer": orjson.dumps(ANSWER),
-        "status": 200,
-        "latency_ms": 1.25,
-        "received_at": time.time(),
-    }
-    return RawCapture(**(values | fields))
+    return raw_capture(request_id, text, default_answer=ANSWER, **({"latency_ms": 1.25} | fields))
 
 
 def test_the_buffer_keeps_its_bound_exactly_and_counts_what_it_drops():
