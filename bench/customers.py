@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
 from app.core.config import Settings
 from bench.keys import bench_key
 from bench.load import (
+    json_records,
     mlflow_serve_command,
     require_wrk,
     run_wrk,
@@ -101,13 +101,7 @@ def _records() -> list[dict]:
     from training.customer_world import generate_customers
 
     frame = generate_customers(500, seed=123).drop(columns=["customer_id", *LABEL_COLUMNS])
-    records = frame.astype(object).to_dict(orient="records")
-    return [{k: _plain(v) for k, v in r.items()} for r in records]
-
-
-def _plain(value):
-    value = value.item() if hasattr(value, "item") else value
-    return None if isinstance(value, float) and math.isnan(value) else value
+    return json_records(frame)
 
 
 def _print(results) -> None:

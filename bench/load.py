@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shutil
@@ -31,6 +32,19 @@ class LoadResult:
 
 # One request of a mixed load: method, path, JSON body (None: no body).
 Call = tuple[str, str, str | None]
+
+
+def json_records(frame) -> list[dict]:
+    """A DataFrame's rows as JSON-ready dicts: numpy scalars as Python ones, NaN as None."""
+    return [
+        {name: _plain(value) for name, value in row.items()}
+        for row in frame.astype(object).to_dict(orient="records")
+    ]
+
+
+def _plain(value):
+    value = value.item() if hasattr(value, "item") else value
+    return None if isinstance(value, float) and math.isnan(value) else value
 
 
 def require_wrk() -> str:

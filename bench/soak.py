@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import subprocess
 import sys
@@ -24,15 +23,24 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
+import httpx
 from sqlalchemy import create_engine, func, select
 
 from app.core.config import Settings
 from app.db.migrations import upgrade
 from app.db.models import CapturedRequest
 from bench.keys import bench_key
-from bench.load import Call, require_wrk, run_wrk, running_server, server_env
+from bench.load import (
+    Call,
+    json_records,
+    require_wrk,
+    run_wrk,
+    running_server,
+    server_env,
+)
 from bench.paired import capture_metrics
 from training.customer_schema import LABEL_COLUMNS
 
@@ -82,30 +90,19 @@ def _soak(options: argparse.Namespace, database_url: str, calls: list[Call]) -> 
         bench_key(database_url, scopes=["admin"]) as api_key,
         running_server(command, env) as server,
     ):
-        _wait_until_ready(PORT)
+        _wait_until_ready(PORT)  # every model loaded: a classify answers before the rest
         print(
             f"{len(calls)} distinct calls ({options.mix}); {options.workers} workers; "
             f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}"
         )
-        warmup = run_wrk(
-            url,
-            [],
-            connections=options.connections,
-            seconds=options.warmup_seconds,
-            api_key=api_key,
-            calls=calls,
+        drive = partial(
+            run_wrk, url, [], connections=options.connections, api_key=api_key, calls=calls
         )
+        warmup = drive(seconds=options.warmup_seconds)
         _wait_until_drained(PORT)
         rows_before, written_before = _captured_rows(database_url), capture_metrics(PORT)["written"]
         with _memory_samples(server.pid) as rss:
-            run = run_wrk(
-                url,
-                [],
-                connections=options.connections,
-                seconds=options.seconds,
-                api_key=api_key,
-                calls=calls,
-            )
+            run = drive(seconds=options.seconds)
         drained = _wait_until_drained(PORT)
         captured = capture_metrics(PORT)
         rows = _captured_rows(database_url) - rows_before
@@ -149,16 +146,7 @@ def _store_customers(database_url: str, folder: Path) -> list[tuple[str, dict]]:
         check=True,
         capture_output=True,
     )
-    records = frame.astype(object).to_dict(orient="records")
-    return [
-        (record.pop("customer_id"), {name: _plain(value) for name, value in record.items()})
-        for record in records
-    ]
-
-
-def _plain(value):
-    value = value.item() if hasattr(value, "item") else value
-    return None if isinstance(value, float) and math.isnan(value) else value
+    return [(record.pop("customer_id"), record) for record in json_records(frame)]
 
 
 def _calls(mix: str, customers: list[tuple[str, dict]]) -> list[Call]:
@@ -188,8 +176,6 @@ def _calls(mix: str, customers: list[tuple[str, dict]]) -> list[Call]:
 
 
 def _wait_until_ready(port: int, timeout_s: float = 180) -> None:
-    import httpx
-
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
