@@ -70,6 +70,10 @@ def running_service(
     try:
         wait_ready(service, timeout_s=ready_s)
         yield service
+    except BaseException:
+        # What the server said is what explains a failure; pytest shows stderr on failure.
+        print(f"--- the server's log, last lines:\n{service.output()[-6000:]}", file=sys.stderr)
+        raise
     finally:
         stop(process)
 

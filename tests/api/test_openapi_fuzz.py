@@ -28,9 +28,10 @@ def live(full_store, tmp_path_factory) -> Iterator[tuple[LiveService, dict[str, 
     workdir = tmp_path_factory.mktemp("fuzz")
     url = f"sqlite:///{workdir / 'insight.db'}"
     upgrade(url)
+    headers = admin_headers(url)  # before the service starts: it reads the keys at start
     env = service_env(full_store, TEXT_MODELS + list(CUSTOMER_MODEL_NAMES), database_url=url)
     with running_service(env, workdir / "serve.log") as service:
-        yield service, admin_headers(url)
+        yield service, headers
 
 
 @pytest.fixture(scope="module")

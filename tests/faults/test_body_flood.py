@@ -48,11 +48,12 @@ def flooded(trained_store, tmp_path_factory) -> Iterator[Flooded]:
     folder = tmp_path_factory.mktemp("flood")
     url = f"sqlite:///{folder / 'insight.db'}"
     upgrade(url)
+    headers = admin_headers(url)  # before the service starts: it reads the keys at start
     env = service_env(
         trained_store, TEXT_MODELS, database_url=url, capture_flush_interval_seconds=0.2
     )
     with running_service(env, folder / "server.log") as service:
-        yield Flooded(service, url, admin_headers(url))
+        yield Flooded(service, url, headers)
 
 
 def _flood(flooded: Flooded, bodies: dict[str, bytes]) -> Counter:
