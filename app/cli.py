@@ -100,8 +100,25 @@ def _text_training_command(model_name: str) -> click.Command:
     @click.option("--text-column", default="text", show_default=True)
     @click.option("--label-column", default=None, help="Defaults to the built-in corpus's column.")
     @click.option("--seed", type=int, default=0, show_default=True, help="Split seed.")
+    @click.option(
+        "--candidates",
+        default="all",
+        show_default=True,
+        help="The models cross-validation chooses among: all; default (words+chars, C=0.5, "
+        "with no search); or feature views, comma-separated, from words+chars, chars, words.",
+    )
+    @click.option(
+        "--target-precision",
+        type=click.FloatRange(0.5, 1.0, max_open=True),
+        default=0.95,
+        show_default=True,
+        help="Answers less confident than the level at which this share of them was right "
+        "(out of fold, on the training split) say needs_review.",
+    )
     @click.pass_context
-    def command(context, data_file, text_column, label_column, seed) -> None:
+    def command(
+        context, data_file, text_column, label_column, seed, candidates, target_precision
+    ) -> None:
         from training.text_trainer import TEXT_TASKS, train_text_task
 
         task = TEXT_TASKS[model_name]
@@ -112,6 +129,8 @@ def _text_training_command(model_name: str) -> click.Command:
             label_column=label_column or task.label_column,
             seed=seed,
             store=_settings(context).mlflow_store(),
+            candidates=candidates,
+            target_precision=target_precision,
         )
         click.echo(f"run id: {outcome.run_id}")
         click.echo(f"registered {model_name} version {outcome.version}")

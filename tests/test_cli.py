@@ -82,6 +82,20 @@ def test_user_mistakes_are_reported_without_a_traceback(insight, tmp_path):
     missing = insight("train", "demand-classifier", "--data", str(path))
     assert missing.exit_code == 1
     assert "column 'category' not found" in missing.output and "Traceback" not in missing.output
+    family = insight(
+        "train",
+        "demand-classifier",
+        "--data",
+        str(path),
+        "--label-column",
+        "label",
+        "--candidates",
+        "trees",
+    )
+    assert family.exit_code == 1 and "Traceback" not in family.output
+    assert "unknown candidate family trees; choose all, default, or from" in family.output
+    precision = insight("train", "spam-filter", "--target-precision", "1.5")
+    assert precision.exit_code == 2 and "--target-precision" in precision.output
     unknown = insight("models", "promote", "no-such-model", "--version", "1")
     assert unknown.exit_code == 1 and "no-such-model" in unknown.output
     both = insight(

@@ -12,6 +12,8 @@ def text_model_card(
     params: dict[str, Any],
     svm: ClassifierEvaluation,
     keywords: ClassifierEvaluation,
+    review: dict[str, float],
+    selection: Any,
 ) -> str:
     """A Markdown model card for a text classifier run."""
     rows = "\n".join(
@@ -32,6 +34,19 @@ never seen in training or calibration.
 
 **Model.** {params["features"]}; linear SVM (C={params["svm_c"]});
 probabilities by {params["calibration"]} calibration.
+
+**Why this model.** Chosen among the candidates `{params["candidates"]}` by cross-validation
+on the training split only: {params["chosen_because"]}.
+
+{selection.markdown()}
+
+**When to send the text to a person.** An answer says `needs_review` when its confidence is
+below {params["review_below_confidence"]:.4f} (out of fold on the training split, the answers
+at or above it were at least {params["target_precision"]:.0%} right, and they were
+{review["review.out_of_fold_coverage"]:.1%} of all answers), or when the text holds none of
+the {params["evidence_words"]} words the training data ties to a class. On the held-out split
+{review["review.held_out_coverage"]:.1%} of the answers needed no review, and
+{review["review.held_out_precision"]:.3f} of those were right.
 
 **Figures on the held-out split.**
 

@@ -96,3 +96,22 @@ def level_share_figure(shares: pd.DataFrame, title: str) -> Figure:
     )
     figure.tight_layout()
     return figure
+
+
+def selection_figure(table: pd.DataFrame, *, scoring: str, folds: int, title: str) -> Figure:
+    """Each candidate's mean cross-validated score (bar, with its standard deviation) and mean
+    fit time (written beside it), the winner on top and highlighted."""
+    use_cjk_font()
+    figure, axes = plt.subplots(figsize=(7.5, 0.4 * len(table) + 1.8))
+    rows = np.arange(len(table))[::-1]  # best on top
+    colours = ["tab:green"] + ["tab:grey"] * (len(table) - 1)
+    axes.barh(rows, table["score"], xerr=table["score_std"], color=colours, capsize=3)
+    axes.set_yticks(rows, table["candidate"])
+    low = float((table["score"] - table["score_std"]).min())
+    axes.set_xlim(max(0.0, low - 0.02), min(1.0, float(table["score"].max()) + 0.03))
+    for row, score, seconds in zip(rows, table["score"], table["fit_seconds"]):
+        axes.text(score, row, f" {score:.4f} ({seconds:.1f} s/fit)", va="center", fontsize=8)
+    axes.set_xlabel(f"mean {folds}-fold {scoring} on the training split")
+    axes.set_title(title)
+    figure.tight_layout()
+    return figure

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 from pathlib import Path
 
 import mlflow
@@ -39,4 +40,5 @@ def pip_requirements() -> list[str]:
         f"numpy=={np.__version__}",
         f"pandas=={pd.__version__}",
         "jieba==0.42.1",
+        f"opencc=={importlib.metadata.version('opencc')}",
     ]

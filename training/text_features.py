@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
 
 import jieba
+import opencc
 
 jieba.setLogLevel(60)  # jieba prints its dictionary-loading chatter at INFO level
 
@@ -19,12 +23,21 @@ _LONG_NUMBERS = re.compile(r"\d{3,}")
 
 
 def normalize_text(text: str) -> str:
-    """Fold full-width forms and case; long numbers (amounts, phone numbers) become one token.
+    """Fold full-width forms to half-width, Traditional characters to Simplified, and case;
+    long numbers (amounts, phone numbers) become one token.
 
     Short digit runs stay as they are: "5g" and "4g" mean different things to a customer.
+    The Traditional-to-Simplified step maps characters only (OpenCC's ``t2s``): its phrase
+    tables for Taiwan usage also rewrite mainland words (呼叫转移 became 调用转移).
     """
-    folded = unicodedata.normalize("NFKC", text).lower()
+    folded = _simplified().convert(unicodedata.normalize("NFKC", text)).lower()
     return _LONG_NUMBERS.sub("000", folded)
+
+
+@cache
+def _simplified() -> opencc.OpenCC:
+    """One converter per process (it cannot be pickled, so models never hold it)."""
+    return opencc.OpenCC("t2s")
 
 
 def tokenize(text: str) -> list[str]:
@@ -33,7 +46,31 @@ def tokenize(text: str) -> list[str]:
     jieba's HMM guesser for unknown words is off: it doubles the cost of a cut, and the
     character n-grams beside the words already cover words the dictionary lacks.
     """
+    if _remembered is None:
+        return _cut(text)
+    words = _remembered.get(text)
+    if words is None:
+        words = _remembered[text] = _cut(text)
+    return words
+
+
+def _cut(text: str) -> list[str]:
     return [word for word in jieba.lcut(text, HMM=False) if not _SEPARATORS.fullmatch(word)]
+
+
+_remembered: dict[str, list[str]] | None = None
+
+
+@contextmanager
+def remembered_cuts() -> Iterator[None]:
+    """Cut each distinct text once inside the block: training's cross-validation cuts the same
+    texts dozens of times. Serving never remembers (its texts rarely repeat)."""
+    global _remembered
+    _remembered = {}
+    try:
+        yield
+    finally:
+        _remembered = None
 
 
 def char_text(text: str) -> str:

@@ -20,30 +20,40 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
-from training.text_features import char_view, normalize_text, tokenize
+from training.text_features import char_view, normalize_text, tokenize, word_view
+from training.text_review import ReviewRule
+
+# The feature views a text model may read; each is searched with a few SVM strengths.
+TEXT_VIEWS = ("words+chars", "chars", "words")
+SVM_C_VALUES = (0.25, 0.5, 1.0)
+DEFAULT_VIEW, DEFAULT_C = "words+chars", 0.5
 
 
-def build_text_pipeline(*, svm_c: float = 0.5, calibration_folds: int = 5) -> Pipeline:
-    """An unfitted text pipeline with the project's default settings."""
-    features = FeatureUnion(
-        [
-            # Word bigrams catch negation and phrasing ("不 好用", "没 信号").
-            (
-                "words",
-                _tfidf(
-                    preprocessor=normalize_text,
-                    tokenizer=tokenize,
-                    token_pattern=None,
-                    lowercase=False,
-                    ngram_range=(1, 2),
-                ),
-            ),
-            ("chars", _tfidf(analyzer="char", preprocessor=char_view, ngram_range=(1, 3))),
-        ]
-    )
+def build_text_pipeline(
+    *, view: str = DEFAULT_VIEW, svm_c: float = DEFAULT_C, calibration_folds: int = 5
+) -> Pipeline:
+    """An unfitted text pipeline: TF-IDF of ``view``, a linear SVM, sigmoid-calibrated."""
     svm = LinearSVC(C=svm_c)
     classifier = CalibratedClassifierCV(svm, method="sigmoid", cv=calibration_folds, ensemble=False)
-    return Pipeline([("features", features), ("classifier", classifier)])
+    return Pipeline([("features", text_features(view)), ("classifier", classifier)])
+
+
+def text_features(view: str) -> FeatureUnion:
+    """TF-IDF blocks of one view: jieba words (1-2-grams), characters (1-3-grams), or both."""
+    blocks = {
+        # Word bigrams catch negation and phrasing ("不 好用", "没 信号").
+        "words": _tfidf(
+            preprocessor=normalize_text,
+            tokenizer=tokenize,
+            token_pattern=None,
+            lowercase=False,
+            ngram_range=(1, 2),
+        ),
+        "chars": _tfidf(analyzer="char", preprocessor=char_view, ngram_range=(1, 3)),
+    }
+    if view not in TEXT_VIEWS:
+        raise ValueError(f"unknown text view {view!r}; the views are {', '.join(TEXT_VIEWS)}")
+    return FeatureUnion([(name, blocks[name]) for name in view.split("+")])
 
 
 def _tfidf(**options) -> TfidfVectorizer:
@@ -63,18 +73,27 @@ _ANALYSIS_PARAMS = (
 
 
 class AnalyzedText:
-    """A text and its terms per analysis, cut once however many models read them."""
+    """A text, its jieba words and its terms per analysis, cut once however many models read
+    them."""
 
-    __slots__ = ("text", "_terms")
+    __slots__ = ("text", "_words", "_terms")
 
     def __init__(self, text: str):
         self.text = text
+        self._words: list[str] | None = None
         self._terms: dict[str, list[str]] = {}
+
+    @property
+    def words(self) -> list[str]:
+        """The jieba words of the normalized text (what word n-grams and evidence read)."""
+        if self._words is None:
+            self._words = word_view(self.text)
+        return self._words
 
     def terms(self, block: _FeatureBlock) -> list[str]:
         found = self._terms.get(block.analysis)
         if found is None:
-            found = self._terms[block.analysis] = block.analyze(self.text)
+            found = self._terms[block.analysis] = block.analyze(self)
         return found
 
 
@@ -83,7 +102,7 @@ class _FeatureBlock:
     """One fitted TF-IDF vectorizer with the SVM coefficients of its columns."""
 
     analysis: str  # equal for vectorizers that cut texts the same way, in one process
-    analyze: Callable[[str], list[str]]
+    analyze: Callable[[AnalyzedText], list[str]]
     vocabulary: dict[str, int]
     idf: np.ndarray
     coef: np.ndarray  # (columns of this block, decision functions)
@@ -120,10 +139,14 @@ class TextScorer:
 
         Pass ``AnalyzedText`` objects to share the cutting of a text between models.
         """
-        return np.vstack([self._proba_one(_analyzed(text)) for text in texts])
+        return np.vstack([self.calibrated(self._decision(_analyzed(text))) for text in texts])
 
-    def _proba_one(self, text: AnalyzedText) -> np.ndarray:
-        decision = self._intercept + sum(block.decision(text) for block in self._blocks)
+    def _decision(self, text: AnalyzedText) -> np.ndarray:
+        return self._intercept + sum(block.decision(text) for block in self._blocks)
+
+    def calibrated(self, decision: np.ndarray) -> np.ndarray:
+        """The probabilities this model's calibrators give SVM decision values (one text's:
+        one per class, or one for two classes)."""
         calibrated = 1.0 / (1.0 + np.exp(self._slope * decision + self._offset))
         if len(self.classes) == 2:
             return np.array([1.0 - calibrated[0], calibrated[0]])
@@ -145,7 +168,7 @@ def _feature_blocks(features: FeatureUnion, coef: np.ndarray) -> list[_FeatureBl
         blocks.append(
             _FeatureBlock(
                 analysis=repr([params[name] for name in _ANALYSIS_PARAMS]),
-                analyze=vectorizer.build_analyzer(),
+                analyze=_analyzer(vectorizer),
                 vocabulary=dict(vectorizer.vocabulary_),
                 idf=vectorizer.idf_.copy(),
                 coef=np.ascontiguousarray(coef[:, offset : offset + width].T),
@@ -155,16 +178,42 @@ def _feature_blocks(features: FeatureUnion, coef: np.ndarray) -> list[_FeatureBl
     return blocks
 
 
+def _analyzer(vectorizer: TfidfVectorizer) -> Callable[[AnalyzedText], list[str]]:
+    """How ``vectorizer`` cuts a text; word n-grams from the text's shared jieba words."""
+    params = vectorizer.get_params()
+    if (params["analyzer"], params["preprocessor"], params["tokenizer"]) == (
+        "word",
+        normalize_text,
+        tokenize,
+    ) and params["stop_words"] is None:
+        low, high = params["ngram_range"]
+        return lambda text: word_ngrams(text.words, low, high)
+    analyze = vectorizer.build_analyzer()
+    return lambda text: analyze(text.text)
+
+
+def word_ngrams(words: list[str], low: int, high: int) -> list[str]:
+    """The ``low``- to ``high``-grams of ``words``, joined by spaces as scikit-learn does."""
+    return [
+        " ".join(words[start : start + n])
+        for n in range(low, high + 1)
+        for start in range(len(words) - n + 1)
+    ]
+
+
 class TextClassifierModel(mlflow.pyfunc.PythonModel):
     """The MLflow model logged for every text classifier.
 
-    Through pyfunc it answers a label and a confidence per row; the service reads ``scorer``
-    directly for the full probability vector.
+    Through pyfunc it answers a label, a confidence and whether a person should review the
+    answer, per row; the service reads ``scorer`` and ``review`` directly.
     """
 
-    def __init__(self, pipeline: Pipeline, *, text_column: str):
+    review: ReviewRule | None = None  # versions trained before abstention have none
+
+    def __init__(self, pipeline: Pipeline, *, text_column: str, review: ReviewRule | None = None):
         self.pipeline = pipeline
         self.text_column = text_column
+        self.review = review
         self._scorer: TextScorer | None = None
 
     @property
@@ -177,12 +226,24 @@ class TextClassifierModel(mlflow.pyfunc.PythonModel):
         return {**self.__dict__, "_scorer": None}
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        texts = model_input[self.text_column].astype(str).tolist()
+        texts = [AnalyzedText(text) for text in model_input[self.text_column].astype(str)]
         probabilities = self.scorer.predict_proba(texts)
         best = probabilities.argmax(axis=1)
+        confidence = probabilities[np.arange(len(texts)), best]
         return pd.DataFrame(
             {
                 "label": np.asarray(self.scorer.classes, dtype=object)[best],
-                "confidence": probabilities[np.arange(len(texts)), best],
+                "confidence": confidence,
+                "needs_review": [
+                    self.needs_review(score, text) for score, text in zip(confidence, texts)
+                ],
             }
         )
+
+    def needs_review(self, confidence: float, text: AnalyzedText) -> bool:
+        """Whether a person should look at this answer (never, for a model without a rule)."""
+        return self.review is not None and self.review.needs_review(confidence, text.words)
+
+    def confident(self, confidence: float) -> bool:
+        """Whether an answer this confident is reliable, whatever the text holds."""
+        return self.review is None or self.review.confident(confidence)

@@ -57,8 +57,17 @@ class DemandAnswer(BaseModel):
     category: str = Field(description="The most likely demand category.")
     confidence: float = Field(description="Calibrated probability of that category.")
     top_categories: list[CategoryProbability] = Field(description="The three likeliest.")
-    spam: bool = Field(description="Whether the spam filter flags the text.")
+    spam: bool = Field(
+        description="Whether the spam filter flags the text (only when it is sure: never on an "
+        "answer that needs review)."
+    )
     spam_probability: float
+    needs_review: bool = Field(
+        description="A person should read the text before anyone acts on this answer: a model "
+        "is less confident than its training showed to be reliable (by default, 95% right), or "
+        "the text holds no word the models learned from (only digits, a greeting, another "
+        "language)."
+    )
 
 
 class ModelRef(BaseModel):
@@ -181,6 +190,7 @@ CLASSIFY_ANSWER_EXAMPLE = {
             ],
             "spam": False,
             "spam_probability": 0.01,
+            "needs_review": False,
         }
     ],
     "models": [

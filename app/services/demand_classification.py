@@ -54,25 +54,37 @@ def _text_rule(text: str, max_chars: int) -> str | None:
 
 
 def classify_demands(texts: list[str], models: ServingModels) -> dict:
-    """Category, confidence, top categories and the spam verdict for each text."""
+    """Category, confidence, top categories, the spam verdict and whether a person should
+    review the answer, for each text.
+
+    An answer needs review when either model is less sure of it than its training showed to be
+    reliable, or the text holds no word the demand model learned from. The spam flag is raised
+    only when the spam filter is sure and has words of its own to go on.
+    """
     demand, spam = _required(models, DEMAND_MODEL), _required(models, SPAM_MODEL)
     categories = np.asarray(demand.classes, dtype=object)
     analyzed = [AnalyzedText(text) for text in texts]
     demand_proba = demand.predict_proba(analyzed)
     spam_proba = spam.predict_proba(analyzed)[:, spam.classes.index(SPAM_LABEL)]
     results = []
-    for probabilities, spam_probability in zip(demand_proba, spam_proba):
+    for text, probabilities, spam_probability in zip(analyzed, demand_proba, spam_proba):
         top = np.argsort(probabilities)[::-1][:TOP_K]
+        confidence = float(probabilities[top[0]])
+        spam_confidence = max(spam_probability, 1.0 - spam_probability)
         results.append(
             {
                 "category": categories[top[0]],
-                "confidence": round(float(probabilities[top[0]]), 4),
+                "confidence": round(confidence, 4),
                 "top_categories": [
                     {"category": categories[i], "probability": round(float(probabilities[i]), 4)}
                     for i in top
                 ],
-                "spam": bool(spam_probability >= 0.5),
+                "spam": bool(
+                    spam_probability >= 0.5 and not spam.needs_review(spam_confidence, text)
+                ),
                 "spam_probability": round(float(spam_probability), 4),
+                "needs_review": demand.needs_review(confidence, text)
+                or not spam.confident(spam_confidence),
             }
         )
     return {"results": results, "models": [demand.ref(), spam.ref()]}

@@ -50,7 +50,11 @@ class ServedModel:
 
 @dataclass(frozen=True)
 class ServedTextModel(ServedModel):
-    scorer: TextScorer
+    model: TextClassifierModel
+
+    @property
+    def scorer(self) -> TextScorer:
+        return self.model.scorer
 
     @property
     def classes(self) -> list[str]:
@@ -62,6 +66,12 @@ class ServedTextModel(ServedModel):
 
     def predict_proba(self, texts: Sequence[str | AnalyzedText]) -> np.ndarray:
         return self.scorer.predict_proba(texts)
+
+    def needs_review(self, confidence: float, text: AnalyzedText) -> bool:
+        return self.model.needs_review(confidence, text)
+
+    def confident(self, confidence: float) -> bool:
+        return self.model.confident(confidence)
 
 
 @dataclass(frozen=True)
@@ -142,7 +152,7 @@ def load_served_model(client: MlflowClient, version: ModelVersion, alias: str) -
         "loaded_at": datetime.now(UTC),
     }
     if isinstance(python_model, TextClassifierModel):
-        served: ServedModel = ServedTextModel(**origin, scorer=python_model.scorer)
+        served: ServedModel = ServedTextModel(**origin, model=python_model)
     elif isinstance(python_model, CustomerModel):
         schema = pyfunc.metadata.get_input_schema()
         served = ServedCustomerModel(**origin, model=python_model, input_schema=schema)

@@ -26,3 +26,28 @@ def test_tokenizer_is_picklable_by_reference():
     import pickle
 
     assert pickle.loads(pickle.dumps(word_view)) is word_view
+
+
+def test_traditional_characters_fold_to_simplified_and_mainland_words_stay():
+    assert normalize_text("寬頻斷網三天了，網路訊號很差") == "宽频断网三天了,网路讯号很差"
+    # Character by character only: a phrase table for Taiwan usage would rewrite these.
+    for mainland in ("怎么取消呼叫转移", "为什么打低分"):
+        assert normalize_text(mainland) == mainland
+
+
+def test_full_width_forms_fold_before_traditional_ones():
+    assert normalize_text("ＡＰＰ登錄不了，５Ｇ") == "app登录不了,5g"
+
+
+def test_remembered_cuts_cut_each_text_once_and_only_inside_the_block(monkeypatch):
+    from training import text_features
+
+    cuts = []
+    real_cut = text_features._cut
+    monkeypatch.setattr(text_features, "_cut", lambda text: cuts.append(text) or real_cut(text))
+    with text_features.remembered_cuts():
+        first = tokenize("宽带断网了")
+        assert tokenize("宽带断网了") == first
+    assert cuts == ["宽带断网了"]
+    tokenize("宽带断网了")
+    assert cuts == ["宽带断网了"] * 2  # outside the block, every call cuts

@@ -3,11 +3,14 @@ import pandas as pd
 import pytest
 
 from training.text_model import (
+    TEXT_VIEWS,
     AnalyzedText,
     TextClassifierModel,
     TextScorer,
     build_text_pipeline,
+    word_ngrams,
 )
+from training.text_review import ReviewRule
 
 PROBES = [
     "宽带又断网了，师傅什么时候上门",
@@ -47,6 +50,26 @@ def test_scorer_matches_a_binary_pipeline_too(fitted_binary, demand_corpus):
     )
 
 
+@pytest.mark.parametrize("view", [view for view in TEXT_VIEWS if view != "words+chars"])
+def test_scorer_matches_every_view_selection_may_choose(view, demand_corpus):
+    demands = demand_corpus.dropna(subset=["category"])
+    pipeline = build_text_pipeline(view=view, svm_c=1.0)
+    pipeline.fit(demands["text"].tolist(), demands["category"].tolist())
+    texts = PROBES + demand_corpus["text"].head(100).tolist()
+    np.testing.assert_allclose(
+        TextScorer(pipeline).predict_proba(texts), pipeline.predict_proba(texts), atol=1e-9
+    )
+
+
+def test_word_ngrams_are_scikit_learns():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    words = ["宽带", "又", "断网", "了"]
+    sklearn_ngrams = TfidfVectorizer(ngram_range=(1, 3))._word_ngrams(words)
+    assert sorted(word_ngrams(words, 1, 3)) == sorted(sklearn_ngrams)
+    assert word_ngrams(["x"], 1, 2) == ["x"] and word_ngrams([], 1, 2) == []
+
+
 def test_analyzed_texts_are_cut_once_and_shared_between_models(fitted, fitted_binary):
     analyzed = [AnalyzedText(text) for text in PROBES]
     demand = TextScorer(fitted).predict_proba(analyzed)
@@ -60,7 +83,8 @@ def test_analyzed_texts_are_cut_once_and_shared_between_models(fitted, fitted_bi
 def test_pyfunc_answers_one_row_per_text(fitted):
     model = TextClassifierModel(fitted, text_column="text")
     answer = model.predict(None, pd.DataFrame({"text": PROBES[:3]}))
-    assert list(answer.columns) == ["label", "confidence"]
+    assert list(answer.columns) == ["label", "confidence", "needs_review"]
+    assert not answer["needs_review"].any()  # a model without a review rule never asks
     assert len(answer) == 3
     assert answer["label"].tolist() == list(fitted.predict(PROBES[:3]))
     assert answer["confidence"].between(0, 1).all()
@@ -76,3 +100,13 @@ def test_the_scorer_is_rebuilt_after_unpickling_not_stored(fitted):
     np.testing.assert_allclose(
         restored.scorer.predict_proba(PROBES), model.scorer.predict_proba(PROBES)
     )
+
+
+def test_pyfunc_says_which_answers_need_review(fitted):
+    rule = ReviewRule(0.5, 0.95, 0.8, 0.96, frozenset({"宽带", "账单"}))
+    model = TextClassifierModel(fitted, text_column="text", review=rule)
+    texts = ["宽带又断网了，师傅什么时候上门", "12345", "这个月账单"]
+    answer = model.predict(None, pd.DataFrame({"text": texts}))
+    expected = [c < 0.5 or i == 1 for i, c in enumerate(answer["confidence"])]
+    assert answer["needs_review"].tolist() == expected
+    assert answer["needs_review"].iloc[1]  # no evidence, however confident

@@ -79,3 +79,55 @@ def test_labelled_texts_name_a_missing_column():
     frame = pd.DataFrame({"text": ["a"], "label": ["b"]})
     with pytest.raises(DataError, match="'category' not found; the table has: text, label"):
         labelled_texts(frame, text_column="text", label_column="category", binary=False, source="t")
+
+
+def test_the_run_records_each_candidate_the_choice_and_why(trained_store):
+    client, version, run = _logged(trained_store, "demand-classifier")
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"selection.csv", "selection.png"} <= artifacts
+    table = pd.read_csv(
+        mlflow.artifacts.download_artifacts(f"{run.info.artifact_uri}/selection.csv")
+    )
+    assert len(table) == 9 and set(table["family"]) == {"words+chars", "chars", "words"}
+    assert (table["fit_seconds"] > 0).all()
+    params = run.data.params
+    assert params["chosen"] == table["candidate"][table["score"].idxmax()]
+    assert params["candidates"] == "all"
+    assert run.data.metrics["selection.cv_score"] == pytest.approx(table["score"].max(), abs=1e-4)
+    card = mlflow.artifacts.load_text(f"{run.info.artifact_uri}/model_card.md")
+    assert "Why this model" in card and params["chosen"] in card
+    assert params["chosen_because"] in card
+
+
+def test_the_review_floor_is_logged_and_travels_with_the_model(trained_store):
+    client, version, run = _logged(trained_store, "spam-filter")
+    model = mlflow.pyfunc.load_model(f"models:/spam-filter/{version.version}").unwrap_python_model()
+    assert model.review is not None and model.review.evidence_words
+    params, metrics = run.data.params, run.data.metrics
+    assert float(params["review_below_confidence"]) == pytest.approx(model.review.min_confidence)
+    assert params["target_precision"] == "0.95"
+    assert metrics["review.out_of_fold_coverage"] == pytest.approx(model.review.coverage)
+    assert 0 < metrics["review.held_out_coverage"] <= 1
+    card = mlflow.artifacts.load_text(f"{run.info.artifact_uri}/model_card.md")
+    assert "needs_review" in card
+
+
+def test_candidates_default_trains_the_one_model_of_before_without_a_search(
+    tmp_path, demand_corpus
+):
+    from model_registry.store import MlflowStore
+    from training.text_trainer import SPAM_FILTER, train_text_model
+
+    store = MlflowStore.embedded(tmp_path / "mlflow")
+    data = labelled_texts(
+        demand_corpus.head(600), text_column="text", label_column="spam", binary=True, source="t"
+    )
+    outcome = train_text_model(
+        SPAM_FILTER, data, store=store, candidates="default", target_precision=0.9
+    )
+    assert list(outcome.selection.table["candidate"]) == ["words+chars, C=0.5"]
+    assert outcome.review.target_precision == 0.9
+    run = store.activate().get_run(outcome.run_id)
+    assert run.data.params["chosen"] == "words+chars, C=0.5"
+    artifacts = {a.path for a in store.activate().list_artifacts(outcome.run_id)}
+    assert "selection.csv" in artifacts and "selection.png" not in artifacts

@@ -1,0 +1,114 @@
+"""When a text model's answer goes to a person: too little confidence, or no evidence at all.
+
+A CRM routes demands by our answer, so an answer we are unsure of must say so. Two rules,
+both learned from the training split only:
+
+- **confidence**: out-of-fold predictions show how precise the answers are at each
+  confidence; below the lowest confidence at which the answers above it are still at least
+  ``target_precision`` right, an answer needs review;
+- **evidence**: a text none of whose words the training split ties to a class (only digits, a
+  greeting every class shares, another language) needs review however confident the model
+  looks, since its answer then only echoes the class priors.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.preprocessing import LabelBinarizer
+
+from training.text_features import word_view
+
+DEFAULT_TARGET_PRECISION = 0.95
+# A word is evidence when it multiplies the odds of some class at least this much.
+EVIDENCE_ODDS_RATIO = 2.0
+
+
+@dataclass(frozen=True)
+class ReviewRule:
+    """When one text model's answer needs a person."""
+
+    min_confidence: float  # answers less confident than this need review (inf: all do)
+    target_precision: float
+    coverage: float  # share of the out-of-fold answers at or above ``min_confidence``
+    precision: float  # how many of those were right (nan when none)
+    evidence_words: frozenset[str]
+
+    def needs_review(self, confidence: float, words: Iterable[str]) -> bool:
+        return not self.confident(confidence) or not self.has_evidence(words)
+
+    def confident(self, confidence: float) -> bool:
+        return confidence >= self.min_confidence
+
+    def has_evidence(self, words: Iterable[str]) -> bool:
+        return not self.evidence_words.isdisjoint(words)
+
+
+def learn_review_rule(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    out_of_fold: np.ndarray,
+    classes: Sequence[str],
+    *,
+    target_precision: float = DEFAULT_TARGET_PRECISION,
+) -> ReviewRule:
+    """The rule for a model whose out-of-fold probabilities on ``texts`` are ``out_of_fold``
+    (columns in the order of ``classes``)."""
+    best = out_of_fold.argmax(axis=1)
+    confidence = out_of_fold[np.arange(len(best)), best]
+    correct = np.asarray(classes, dtype=object)[best] == np.asarray(labels, dtype=object)
+    min_confidence, coverage, precision = confidence_floor(confidence, correct, target_precision)
+    return ReviewRule(
+        min_confidence=min_confidence,
+        target_precision=target_precision,
+        coverage=coverage,
+        precision=precision,
+        evidence_words=evidence_words(texts, labels),
+    )
+
+
+def confidence_floor(
+    confidence: np.ndarray, correct: np.ndarray, target_precision: float
+) -> tuple[float, float, float]:
+    """The lowest confidence whose answers at or above it are at least ``target_precision``
+    right, with the share of answers it keeps and their precision.
+
+    ``(inf, 0, nan)`` when no confidence reaches the target.
+    """
+    order = np.argsort(-confidence, kind="stable")
+    ranked, right = confidence[order], correct[order].astype(float)
+    precision = np.cumsum(right) / np.arange(1, len(right) + 1)
+    # Only the last of equally confident answers is a place a threshold can fall.
+    ends = np.flatnonzero(np.append(ranked[1:] != ranked[:-1], True))
+    reached = ends[precision[ends] >= target_precision]
+    if not len(reached):
+        return math.inf, 0.0, math.nan
+    last = reached[-1]
+    return float(ranked[last]), (last + 1) / len(ranked), float(precision[last])
+
+
+def evidence_words(texts: Sequence[str], labels: Sequence[str]) -> frozenset[str]:
+    """The words the training split ties to a class: with 95% confidence, a text holding the
+    word has at least ``EVIDENCE_ODDS_RATIO`` times the odds of some class. A bare number is
+    never evidence, whatever it is tied to."""
+    presence = CountVectorizer(analyzer=word_view, binary=True, min_df=2)
+    has_word = presence.fit_transform(texts).tocsc().astype(float)
+    in_class = LabelBinarizer().fit_transform(labels).astype(float)
+    if in_class.shape[1] == 1:  # two classes come as one column
+        in_class = np.hstack([1.0 - in_class, in_class])
+    # The 2x2 table of every word against every class, halves added (Haldane) so no cell is 0.
+    both = np.asarray(has_word.T @ in_class) + 0.5
+    word_only = np.asarray(has_word.sum(axis=0)).T + 1.0 - both
+    class_only = in_class.sum(axis=0) + 1.0 - both
+    neither = len(labels) + 2.0 - both - word_only - class_only
+    log_odds_ratio = np.log(both * neither / (word_only * class_only))
+    spread = 1.96 * np.sqrt(1 / both + 1 / word_only + 1 / class_only + 1 / neither)
+    tied = (log_odds_ratio - spread).max(axis=1) >= math.log(EVIDENCE_ODDS_RATIO)
+    words = presence.get_feature_names_out()
+    return frozenset(
+        str(word) for word in words[tied] if any(character.isalpha() for character in word)
+    )
