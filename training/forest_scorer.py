@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -43,15 +43,11 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OrdinalEncoder
 
-from training.tabular_data import FeatureSpec, category_text, number_value
-
-if TYPE_CHECKING:
-    from training.tabular_model import CustomerModel
+from training.tabular_data import FeatureSpec, RecordEncoder
 
 Records = Sequence[Mapping[str, Any]] | pd.DataFrame
 TOLERANCE = 1e-9  # the self-check's largest allowed difference from sklearn's probabilities
 PROBE_ROWS = 96
-PLAIN_NUMBERS = {float, int}  # exact types: bool, a subclass of int, counts as blank
 NODE_FIELDS = {"value", "feature_idx", "num_threshold", "missing_go_to_left", "left", "right"}
 NODE_FIELDS |= {"is_leaf", "is_categorical", "bitset_idx", "depth"}
 
@@ -74,10 +70,7 @@ class ForestScorer:
         self.features = features
         ensembles = {target: _checked_trees(p, features) for target, p in pipelines.items()}
         self._classes = {t: [str(c) for c in e.classes_] for t, e in ensembles.items()}
-        self._codes = {
-            name: {value: float(code) for code, value in enumerate(values)}
-            for name, values in features.categorical.items()
-        }
+        self.encoder = RecordEncoder(features)
         splits = _CategorySplits(features)
         parts = {t: _translate(e, features, splits) for t, e in ensembles.items()}
         splits.freeze()
@@ -85,21 +78,6 @@ class ForestScorer:
         # Risk factors score one target on many variant rows: its own trees only.
         self._single = {t: _Forest.build({t: part}, splits) for t, part in parts.items()}
         _check_against_sklearn(self, pipelines)
-
-    @classmethod
-    def from_models(cls, *models: CustomerModel) -> ForestScorer:
-        """One scorer for every target of ``models``, which must share their feature spec."""
-        if not models:
-            raise UnsupportedPipelineError("no models to score")
-        features = models[0].features
-        if any(model.features != features for model in models):
-            raise UnsupportedPipelineError("models with different feature specs")
-        pipelines: dict[str, Pipeline] = {}
-        for model in models:
-            if set(model.pipelines) & set(pipelines):
-                raise UnsupportedPipelineError("two models share a target name")
-            pipelines.update(model.pipelines)
-        return cls(features, pipelines)
 
     @property
     def targets(self) -> tuple[str, ...]:
@@ -111,71 +89,16 @@ class ForestScorer:
 
     def encode(self, records: Records) -> np.ndarray:
         """Records as the float matrix the pipelines' column step gives (rows x features)."""
-        if isinstance(records, pd.DataFrame):
-            return self._encode_frame(records)
-        return np.array([self._encode_record(record) for record in records], dtype=float).reshape(
-            len(records), len(self.features.columns)
-        )
+        return self.encoder.encode(records)
 
     def probabilities(self, records: Records) -> dict[str, np.ndarray]:
         """Per target: P(positive) for a yes/no target, the (rows x classes) matrix otherwise."""
         return self._forest.probabilities(self.encode(records))
 
-    def risk_factors(
-        self, records: Records, *, typical: Mapping[str, object], target: str, top: int = 3
-    ) -> list[list[dict]]:
-        """Per record, the features that push a yes/no target's probability up the most.
-
-        The same answer as ``CustomerModel.risk_factors``: a feature's push is how far the
-        probability falls when that feature alone takes its ``typical`` value (the model's
-        training median or most common value); only pushes above zero, strongest first.
-        """
-        if len(self._classes[target]) != 2:
-            raise ValueError(f"{target} is not a yes/no target")
-        encoded = self.encode(records)
-        columns = [i for i, name in enumerate(self.features.columns) if name in typical]
-        if not columns:
-            return [[] for _ in range(len(encoded))]
-        usual = self.encode([typical])[0, columns]
-        # One variant row per (record, feature): the record with that feature made typical.
-        variants = np.repeat(encoded[:, None, :], len(columns), axis=1)
-        variants[:, np.arange(len(columns)), columns] = usual
-        forest = self._single[target]
-        base = forest.probabilities(encoded)[target]
-        changed = forest.probabilities(variants.reshape(-1, encoded.shape[1]))[target]
-        pushes = base[:, None] - changed.reshape(len(encoded), len(columns))
-        names = [self.features.columns[i] for i in columns]
-        return [strongest_pushes(row, names, top) for row in pushes]
-
-    def _encode_record(self, record: Mapping[str, Any]) -> list[float]:
-        # Plain floats, ints and text take a shortcut; anything else follows tabular_data's
-        # rules (bools and unparsable text are blank), as FeatureSpec.encode_records does.
-        get = record.get
-        row = [
-            float(value) if type(value) in PLAIN_NUMBERS else number_value(value)
-            for value in map(get, self.features.numeric)
-        ]
-        for name, codes in self._codes.items():
-            value = get(name)
-            text = value.strip() if type(value) is str else category_text(value)
-            row.append(codes.get(text, np.nan) if isinstance(text, str) and text else np.nan)
-        return row
-
-    def _encode_frame(self, frame: pd.DataFrame) -> np.ndarray:
-        prepared = self.features.prepare(frame)
-        numbers = prepared[list(self.features.numeric)].to_numpy(dtype=float)
-        categories = [
-            prepared[name].map(codes).to_numpy(dtype=float) for name, codes in self._codes.items()
-        ]
-        return np.column_stack([numbers, *categories]).reshape(len(frame), -1)
-
-
-def strongest_pushes(pushes: np.ndarray, columns: Sequence[str], top: int) -> list[dict]:
-    """The ``top`` features with the largest pushes above zero, strongest first."""
-    order = np.argsort(pushes)[::-1][:top]
-    return [
-        {"feature": columns[i], "push": round(float(pushes[i]), 4)} for i in order if pushes[i] > 0
-    ]
+    def encoded_probabilities(self, encoded: np.ndarray, target: str | None = None) -> dict:
+        """``probabilities`` of rows already encoded; of one target's trees only, if named."""
+        forest = self._forest if target is None else self._single[target]
+        return forest.probabilities(encoded)
 
 
 def _checked_trees(pipeline: Pipeline, features: FeatureSpec) -> HistGradientBoostingClassifier:
@@ -183,7 +106,7 @@ def _checked_trees(pipeline: Pipeline, features: FeatureSpec) -> HistGradientBoo
     steps = getattr(pipeline, "steps", None)
     if not steps or len(steps) != 2:
         raise UnsupportedPipelineError("expected Pipeline([ColumnTransformer, boosted trees])")
-    _check_column_step(steps[0][1], features)
+    check_column_step(steps[0][1], features)
     trees = steps[1][1]
     if not isinstance(trees, HistGradientBoostingClassifier) or not hasattr(trees, "_loss"):
         raise UnsupportedPipelineError(f"unsupported final step {type(trees).__name__}")
@@ -192,7 +115,7 @@ def _checked_trees(pipeline: Pipeline, features: FeatureSpec) -> HistGradientBoo
     return trees
 
 
-def _check_column_step(columns: object, features: FeatureSpec) -> None:
+def check_column_step(columns: object, features: FeatureSpec) -> None:
     if not isinstance(columns, ColumnTransformer) or not hasattr(columns, "transformers_"):
         raise UnsupportedPipelineError("the first step must be a fitted ColumnTransformer")
     if list(columns.get_feature_names_out()) != list(features.columns):

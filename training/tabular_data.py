@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -58,6 +60,51 @@ class FeatureSpec:
                     codes[name].get(text, np.nan) if text is not np.nan else np.nan
                 )
         return matrix
+
+
+PLAIN_NUMBERS = {float, int}  # exact types: bool, a subclass of int, counts as blank
+
+
+class RecordEncoder:
+    """Feature records (dicts from JSON, or a frame) to the float matrix the fitted column step
+    gives: numbers as floats, categories as their position in the spec, NaN when blank or
+    unseen. The fast scorers of every model family read this matrix."""
+
+    def __init__(self, features: FeatureSpec):
+        self.features = features
+        self._codes = {
+            name: {value: float(code) for code, value in enumerate(values)}
+            for name, values in features.categorical.items()
+        }
+
+    def encode(self, records: Sequence[Mapping[str, Any]] | pd.DataFrame) -> np.ndarray:
+        if isinstance(records, pd.DataFrame):
+            return self._encode_frame(records)
+        return np.array([self._encode_record(record) for record in records], dtype=float).reshape(
+            len(records), len(self.features.columns)
+        )
+
+    def _encode_record(self, record: Mapping[str, Any]) -> list[float]:
+        # Plain floats, ints and text take a shortcut; anything else follows the rules below
+        # (bools and unparsable text are blank), as FeatureSpec.encode_records does.
+        get = record.get
+        row = [
+            float(value) if type(value) in PLAIN_NUMBERS else number_value(value)
+            for value in map(get, self.features.numeric)
+        ]
+        for name, codes in self._codes.items():
+            value = get(name)
+            text = value.strip() if type(value) is str else category_text(value)
+            row.append(codes.get(text, np.nan) if isinstance(text, str) and text else np.nan)
+        return row
+
+    def _encode_frame(self, frame: pd.DataFrame) -> np.ndarray:
+        prepared = self.features.prepare(frame)
+        numbers = prepared[list(self.features.numeric)].to_numpy(dtype=float)
+        categories = [
+            prepared[name].map(codes).to_numpy(dtype=float) for name, codes in self._codes.items()
+        ]
+        return np.column_stack([numbers, *categories]).reshape(len(frame), -1)
 
 
 def number_value(value: object) -> float:

@@ -1,7 +1,10 @@
-"""Customer models: gradient-boosted trees over a customer's feature record.
+"""Customer models: one pipeline per target over a customer's feature record.
 
-One ``HistGradientBoostingClassifier`` per target reads the numbers as they are (it handles
-blanks natively) and the categories through an ordinal encoding it treats as categorical.
+Every pipeline starts with the same column step (numbers as they are, categories as their
+position in the spec). Then either a ``HistGradientBoostingClassifier`` reads that directly
+(blanks handled natively, the categories as categorical), or a logistic regression reads the
+categories one-hot and the numbers scaled, with a flag for each blank; training chooses per
+target by cross-validation.
 ``CustomerModel`` is the MLflow model logged for every customer task: it holds the feature
 spec and one fitted pipeline per target, and turns probabilities into the task's answer.
 """
@@ -16,10 +19,14 @@ import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OrdinalEncoder
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
-from training.forest_scorer import ForestScorer, UnsupportedPipelineError, strongest_pushes
+from training.customer_scorer import CustomerScorer
+from training.forest_scorer import UnsupportedPipelineError
+from training.risk_factors import risk_factors
 from training.tabular_data import FeatureSpec
 
 logger = logging.getLogger(__name__)
@@ -28,21 +35,35 @@ Records = Sequence[Mapping[str, object]] | pd.DataFrame
 
 def build_tabular_pipeline(features: FeatureSpec, *, seed: int = 0) -> Pipeline:
     """An unfitted pipeline: ordinal-encode the categories, then boosted trees."""
+    return Pipeline([("columns", column_step(features)), ("trees", boosted_trees(features, seed))])
+
+
+def build_linear_pipeline(features: FeatureSpec, *, c: float = 1.0) -> Pipeline:
+    """An unfitted pipeline: the same column step, then a regularised logistic regression on
+    one-hot categories and scaled numbers (blanks: the median, and a missing-value flag)."""
+    return Pipeline([("columns", column_step(features)), *linear_steps(features, c=c)])
+
+
+def column_step(features: FeatureSpec) -> ColumnTransformer:
+    """Numbers as they are, categories as their position in the spec (NaN: blank or unseen)."""
     encoder = OrdinalEncoder(
         categories=[list(values) for values in features.categorical.values()],
         handle_unknown="use_encoded_value",
         unknown_value=np.nan,
         encoded_missing_value=np.nan,
     )
-    columns = ColumnTransformer(
+    return ColumnTransformer(
         [
             ("numbers", "passthrough", list(features.numeric)),
             ("categories", encoder, list(features.categorical)),
         ],
         verbose_feature_names_out=False,
     )
+
+
+def boosted_trees(features: FeatureSpec, seed: int = 0) -> HistGradientBoostingClassifier:
     is_category = [False] * len(features.numeric) + [True] * len(features.categorical)
-    trees = HistGradientBoostingClassifier(
+    return HistGradientBoostingClassifier(
         max_iter=200,
         learning_rate=0.08,
         max_leaf_nodes=15,
@@ -53,12 +74,50 @@ def build_tabular_pipeline(features: FeatureSpec, *, seed: int = 0) -> Pipeline:
         n_iter_no_change=15,
         random_state=seed,
     )
-    return Pipeline([("columns", columns), ("trees", trees)])
+
+
+def linear_steps(features: FeatureSpec, *, c: float = 1.0) -> list[tuple[str, object]]:
+    """The steps after the column step of a logistic-regression pipeline."""
+    numbers = np.arange(len(features.numeric))
+    categories = np.arange(len(features.numeric), len(features.columns))
+    expand = ColumnTransformer(
+        [
+            (
+                "numbers",
+                Pipeline(
+                    [
+                        (
+                            "impute",
+                            SimpleImputer(
+                                strategy="median", add_indicator=True, keep_empty_features=True
+                            ),
+                        ),
+                        ("scale", StandardScaler()),
+                    ]
+                ),
+                numbers,
+            ),
+            (
+                "categories",
+                OneHotEncoder(
+                    categories=[
+                        np.arange(len(values), dtype=float)
+                        for values in features.categorical.values()
+                    ],
+                    handle_unknown="ignore",  # a blank or unseen category: no column set
+                    sparse_output=False,
+                ),
+                categories,
+            ),
+        ],
+        sparse_threshold=0,
+    )
+    return [("expand", expand), ("logistic", LogisticRegression(C=c, max_iter=2000))]
 
 
 class PipelineScorer:
     """Scores with the fitted sklearn pipelines themselves: the reference every faster scorer
-    is checked against, and the fallback for pipelines ``ForestScorer`` cannot reproduce."""
+    is checked against, and the fallback for pipelines the fast scorers cannot reproduce."""
 
     def __init__(self, features: FeatureSpec, pipelines: Mapping[str, Pipeline]):
         self.features = features
@@ -73,41 +132,27 @@ class PipelineScorer:
 
     def probabilities(self, records: Records) -> dict[str, np.ndarray]:
         """Per target: P(positive) for a yes/no target, the class probabilities otherwise."""
-        return self._trees(self.encode(records))
+        return self.encoded_probabilities(self.encode(records))
+
+    def encoded_probabilities(self, encoded: np.ndarray, target: str | None = None) -> dict:
+        """``probabilities`` of encoded rows, through every step after the column step."""
+        result = {}
+        for name in [target] if target else self.pipelines:
+            proba = self.pipelines[name][1:].predict_proba(encoded)
+            result[name] = proba[:, 1] if proba.shape[1] == 2 else proba
+        return result
 
     def risk_factors(
         self, records: Records, *, typical: Mapping[str, object], target: str, top: int = 3
     ) -> list[list[dict]]:
-        """Per record, the features that push a yes/no probability up the most.
-
-        A feature's push is how far the probability falls when that feature alone takes its
-        ``typical`` value; only features that push up are listed, strongest first.
-        """
-        encoded = self.encode(records)
-        columns = [i for i, name in enumerate(self.features.columns) if name in typical]
-        if not columns:
-            return [[] for _ in range(len(encoded))]
-        usual = self.features.encode_records([dict(typical)])[0]
-        variants = np.repeat(encoded, len(columns), axis=0)
-        for offset, column in enumerate(columns):
-            variants[offset :: len(columns), column] = usual[column]
-        base = self._trees(encoded, [target])[target]
-        changed = self._trees(variants, [target])[target].reshape(len(encoded), len(columns))
-        names = [self.features.columns[i] for i in columns]
-        return [strongest_pushes(row, names, top) for row in base[:, None] - changed]
-
-    def _trees(self, encoded: np.ndarray, targets=None) -> dict[str, np.ndarray]:
-        result = {}
-        for target in targets or self.pipelines:
-            proba = self.pipelines[target].named_steps["trees"].predict_proba(encoded)
-            result[target] = proba[:, 1] if proba.shape[1] == 2 else proba
-        return result
+        """Per record, the features that push a yes/no probability up the most."""
+        return risk_factors(self, records, typical=typical, target=target, top=top)
 
 
 def fastest_scorer(features: FeatureSpec, pipelines: Mapping[str, Pipeline]):
-    """The flattened forest when it reproduces the pipelines exactly, else the pipelines."""
+    """The fast scorers when they reproduce the pipelines exactly, else the pipelines."""
     try:
-        return ForestScorer(features, pipelines)
+        return CustomerScorer(features, pipelines)
     except UnsupportedPipelineError as error:
         logger.warning("scoring with the sklearn pipelines: %s", error)
         return PipelineScorer(features, pipelines)
@@ -132,7 +177,7 @@ class CustomerModel(mlflow.pyfunc.PythonModel):
         self.typical = typical or {}  # per feature, the training median or most common value
 
     @property
-    def scorer(self) -> ForestScorer | PipelineScorer:
+    def scorer(self) -> CustomerScorer | PipelineScorer:
         """Built on first use (a fraction of a second) and never pickled with the model."""
         scorer = self.__dict__.get("_scorer")
         if scorer is None:

@@ -12,7 +12,7 @@ from app.services.customer_records import record_problems
 from app.services.feature_checks import feature_problems
 from app.services.model_snapshot import ServingModels
 from app.services.served_models import CUSTOMER_MODELS, ServedCustomerModel
-from training.forest_scorer import ForestScorer
+from training.customer_scorer import CustomerScorer
 
 
 def customer_models(
@@ -69,7 +69,7 @@ def score_customers(
     records: list[dict[str, Any]],
     models: list[ServedCustomerModel],
     *,
-    joint: ForestScorer | None = None,
+    joint: CustomerScorer | None = None,
     field: str = "customers",
 ) -> list[dict[str, dict]]:
     """Every asked model's answer for every record, in request order; ``joint``: a scorer

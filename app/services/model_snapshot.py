@@ -14,7 +14,7 @@ from typing import Literal
 
 from app.services.served_models import ServedCustomerModel, ServedModel, joint_scorer
 from model_registry.registry import PRODUCTION, STAGING
-from training.forest_scorer import ForestScorer
+from training.customer_scorer import CustomerScorer
 
 REQUEST_ALIASES = (PRODUCTION, STAGING)
 Outcome = Literal["swapped", "removed", "failed", "unchanged"]
@@ -58,7 +58,7 @@ class ServingModels:
     alias: str
     models: Mapping[str, ServedModel]
     unavailable: Mapping[str, str]  # model name -> why it cannot answer
-    joint: ForestScorer | None = None  # every customer model's trees, scored in one pass
+    joint: CustomerScorer | None = None  # every customer model's trees, scored in one pass
 
     def get(self, name: str) -> ServedModel | None:
         return self.models.get(name)

@@ -15,7 +15,8 @@ from mlflow.tracking import MlflowClient
 from mlflow.types import Schema
 
 from app.services.feature_checks import FeatureRule, feature_rules
-from training.forest_scorer import ForestScorer, UnsupportedPipelineError
+from training.customer_scorer import CustomerScorer
+from training.forest_scorer import UnsupportedPipelineError
 from training.tabular_model import CustomerModel
 from training.text_model import AnalyzedText, TextClassifierModel, TextScorer
 
@@ -88,7 +89,7 @@ class ServedCustomerModel(ServedModel):
         """What a feature record must hold, by the signature: built once, checked per record."""
         return feature_rules(self.input_schema)
 
-    def answer(self, records: list[dict], joint: ForestScorer | None = None) -> list[dict]:
+    def answer(self, records: list[dict], joint: CustomerScorer | None = None) -> list[dict]:
         """The model's answer for each feature record, as plain dicts; with ``joint`` (a
         scorer holding this model's targets among others) from its probabilities."""
         if joint is None or not set(self.model.pipelines) <= set(joint.targets):
@@ -100,8 +101,8 @@ class ServedCustomerModel(ServedModel):
         )
 
 
-def joint_scorer(models: Sequence[ServedCustomerModel]) -> ForestScorer | None:
-    """One ForestScorer for several customer models: one pass over all their trees answers
+def joint_scorer(models: Sequence[ServedCustomerModel]) -> CustomerScorer | None:
+    """One CustomerScorer for several customer models: one pass over all their targets answers
     them all (four models: ~0.3 ms a customer instead of ~0.6). None when they cannot share
     one (different feature specs, clashing target names, a pipeline it cannot reproduce).
 
@@ -115,7 +116,7 @@ def joint_scorer(models: Sequence[ServedCustomerModel]) -> ForestScorer | None:
     if cached is not None and all(a is b for a, b in zip(cached[0], models)):
         return cached[1]
     try:
-        scorer = ForestScorer.from_models(*(served.model for served in models))
+        scorer = CustomerScorer.from_models(*(served.model for served in models))
     except UnsupportedPipelineError:
         scorer = None
     if len(_JOINT) >= 4:
@@ -124,7 +125,7 @@ def joint_scorer(models: Sequence[ServedCustomerModel]) -> ForestScorer | None:
     return scorer
 
 
-_JOINT: dict[tuple[int, ...], tuple[tuple[ServedCustomerModel, ...], ForestScorer | None]] = {}
+_JOINT: dict[tuple[int, ...], tuple[tuple[ServedCustomerModel, ...], CustomerScorer | None]] = {}
 
 
 def load_served_model(client: MlflowClient, version: ModelVersion, alias: str) -> ServedModel:
@@ -169,7 +170,7 @@ def load_served_model(client: MlflowClient, version: ModelVersion, alias: str) -
 
 def smoke_test(served: ServedModel, pyfunc: mlflow.pyfunc.PyFuncModel) -> None:
     """Answer the stored input example through pyfunc and through the fast path we serve with
-    (which builds a customer model's ForestScorer, or warms jieba and the text scorer)."""
+    (which builds a customer model's CustomerScorer, or warms jieba and the text scorer)."""
     example = pyfunc.input_example
     if example is not None and len(pyfunc.predict(example)) != len(example):
         raise SmokeTestError("pyfunc gave a different number of answers than example rows")

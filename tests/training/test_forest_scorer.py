@@ -8,118 +8,51 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from training.customer_schema import LABEL_COLUMNS
-from training.customer_tasks import ANSWERS, CHANNEL_PREFERENCE
-from training.customer_world import generate_customers
+from tests.training.conftest import assert_same, fit_trees, json_like, sklearn_scorer
+from training.customer_scorer import CustomerScorer
+from training.customer_tasks import ANSWERS
 from training.forest_scorer import ForestScorer, UnsupportedPipelineError
 from training.tabular_data import FeatureSpec, infer_features
 from training.tabular_model import (
     CustomerModel,
     PipelineScorer,
-    build_tabular_pipeline,
-    typical_values,
 )
-
-TOLERANCE = 1e-9
-
-
-def _fit(task: str, features: FeatureSpec, frame: pd.DataFrame, labels: dict) -> CustomerModel:
-    """A customer model with small boosted trees, one per target."""
-    prepared = features.prepare(frame)
-    pipelines = {
-        target: build_tabular_pipeline(features).set_params(trees__max_iter=25).fit(prepared, y)
-        for target, y in labels.items()
-    }
-    typical = typical_values(prepared, features)
-    return CustomerModel(
-        task=task, features=features, pipelines=pipelines, answer=ANSWERS[task], typical=typical
-    )
-
-
-@pytest.fixture(scope="module")
-def world() -> pd.DataFrame:
-    return generate_customers(3000, seed=3)
-
-
-@pytest.fixture(scope="module")
-def features(world) -> FeatureSpec:
-    return infer_features(world, exclude={"customer_id", *LABEL_COLUMNS})
-
-
-@pytest.fixture(scope="module")
-def channels(world, features) -> CustomerModel:
-    labels = {target: world[target].to_numpy() for target in CHANNEL_PREFERENCE.targets}
-    return _fit("channel-preference", features, world, labels)
-
-
-@pytest.fixture(scope="module")
-def occupation(world, features) -> CustomerModel:
-    return _fit("occupation", features, world, {"occupation": world["occupation"].to_numpy()})
-
-
-@pytest.fixture(scope="module")
-def messy(features) -> pd.DataFrame:
-    """Unseen customers with blank numbers, blank and padded text, and unknown categories."""
-    rng = np.random.default_rng(5)
-    frame = generate_customers(300, seed=21)[list(features.columns)].astype(object)
-    frame = frame.mask(rng.random(frame.shape) < 0.1, None)
-    for column in features.categorical:
-        for odd in ("", "  ", "火星", f" {features.categorical[column][0]} "):
-            frame.loc[rng.random(len(frame)) < 0.04, column] = odd
-    frame.loc[rng.random(len(frame)) < 0.05, "age"] = "42"  # numbers sent as text
-    return frame
-
-
-def _json_like(frame: pd.DataFrame) -> list[dict]:
-    """Records as a JSON body gives them: numbers as numbers, blanks as None."""
-    return frame.assign(age=frame["age"].replace("42", 42)).to_dict("records")
-
-
-def _sklearn(*models: CustomerModel) -> PipelineScorer:
-    """The reference: the fitted pipelines asked directly."""
-    pipelines = {t: p for model in models for t, p in model.pipelines.items()}
-    return PipelineScorer(models[0].features, pipelines)
-
-
-def _assert_same(ours: dict, theirs: dict) -> None:
-    assert set(ours) == set(theirs)
-    for target, expected in theirs.items():
-        assert ours[target].shape == expected.shape
-        np.testing.assert_allclose(ours[target], expected, rtol=0, atol=TOLERANCE)
 
 
 def test_yes_no_targets_match_the_pipelines(channels, messy):
-    scorer = ForestScorer.from_models(channels)
-    _assert_same(scorer.probabilities(messy), _sklearn(channels).probabilities(messy))
+    scorer = CustomerScorer.from_models(channels)
+    assert_same(scorer.probabilities(messy), sklearn_scorer(channels).probabilities(messy))
 
 
 def test_multiclass_matches_the_pipelines_class_by_class(occupation, messy):
-    scorer = ForestScorer.from_models(occupation)
+    scorer = CustomerScorer.from_models(occupation)
     ours = scorer.probabilities(messy)
-    _assert_same(ours, _sklearn(occupation).probabilities(messy))
+    assert_same(ours, sklearn_scorer(occupation).probabilities(messy))
     assert scorer.classes("occupation") == occupation.classes("occupation")
     np.testing.assert_allclose(ours["occupation"].sum(axis=1), 1.0)
 
 
 def test_one_record_as_a_dict_matches_the_frame(channels, messy):
-    scorer = ForestScorer.from_models(channels)
-    records = _json_like(messy.head(40))
-    expected = _sklearn(channels).probabilities(pd.DataFrame(records))
+    scorer = CustomerScorer.from_models(channels)
+    records = json_like(messy.head(40))
+    expected = sklearn_scorer(channels).probabilities(pd.DataFrame(records))
     for i, record in enumerate(records[:8]):
         one = scorer.probabilities([record])
-        _assert_same(one, {target: p[i : i + 1] for target, p in expected.items()})
-        _assert_same(scorer.probabilities(pd.DataFrame([record])), one)
-    _assert_same(scorer.probabilities(records), expected)
+        assert_same(one, {target: p[i : i + 1] for target, p in expected.items()})
+        assert_same(scorer.probabilities(pd.DataFrame([record])), one)
+    assert_same(scorer.probabilities(records), expected)
     assert scorer.probabilities([])["relies_on_app"].shape == (0,)
 
 
 def test_one_scorer_for_several_models_matches_each_model(channels, occupation, messy):
-    scorer = ForestScorer.from_models(channels, occupation)
+    scorer = CustomerScorer.from_models(channels, occupation)
     ours = scorer.probabilities(messy)
     assert set(scorer.targets) == {*channels.pipelines, *occupation.pipelines}
-    _assert_same({t: ours[t] for t in channels.pipelines}, _sklearn(channels).probabilities(messy))
-    _assert_same(
-        {t: ours[t] for t in occupation.pipelines}, _sklearn(occupation).probabilities(messy)
+    assert_same(
+        {t: ours[t] for t in channels.pipelines}, sklearn_scorer(channels).probabilities(messy)
+    )
+    assert_same(
+        {t: ours[t] for t in occupation.pipelines}, sklearn_scorer(occupation).probabilities(messy)
     )
 
 
@@ -140,14 +73,16 @@ def test_a_users_table_with_blank_categories_and_one_the_trees_never_saw():
     )
     features = infer_features(table, exclude={"客户编号", "流失"})
     trained = table["城市"] != "上海"  # first in the spec, never seen by these trees
-    model = _fit("churn", features, table[trained], {"流失": table["流失"][trained].to_numpy()})
-    scorer = ForestScorer.from_models(model)
+    model = fit_trees(
+        "churn", features, table[trained], {"流失": table["流失"][trained].to_numpy()}
+    )
+    scorer = CustomerScorer.from_models(model)
     probe = table.sample(300, random_state=1).reset_index(drop=True)
-    _assert_same(scorer.probabilities(probe), _sklearn(model).probabilities(probe))
+    assert_same(scorer.probabilities(probe), sklearn_scorer(model).probabilities(probe))
 
 
 def test_risk_factors_are_the_models(channels, messy):
-    records = _json_like(messy.head(12))
+    records = json_like(messy.head(12))
     model = CustomerModel(
         task="churn",
         features=channels.features,
@@ -155,9 +90,11 @@ def test_risk_factors_are_the_models(channels, messy):
         answer=ANSWERS["churn"],
         typical=channels.typical,
     )
-    scorer = ForestScorer.from_models(model)
+    scorer = CustomerScorer.from_models(model)
     ours = scorer.risk_factors(records, typical=model.typical, target="relies_on_app")
-    theirs = _sklearn(model).risk_factors(records, typical=model.typical, target="relies_on_app")
+    theirs = sklearn_scorer(model).risk_factors(
+        records, typical=model.typical, target="relies_on_app"
+    )
     assert [[f["feature"] for f in row] for row in ours] == [
         [f["feature"] for f in row] for row in theirs
     ]
@@ -180,13 +117,14 @@ def test_a_pipeline_it_cannot_reproduce_is_refused(channels):
 def test_one_row_with_a_blank_category_scores_both_ways(channels, messy):
     row = messy.head(1).copy()
     row[next(iter(channels.features.categorical))] = None  # a wholly blank column
-    _assert_same(
-        ForestScorer.from_models(channels).probabilities(row), _sklearn(channels).probabilities(row)
+    assert_same(
+        CustomerScorer.from_models(channels).probabilities(row),
+        sklearn_scorer(channels).probabilities(row),
     )
 
 
 def test_a_model_scores_with_the_forest_and_falls_back_to_its_pipelines(channels):
-    assert isinstance(channels.scorer, ForestScorer)
+    assert isinstance(channels.scorer, CustomerScorer)
     assert "_scorer" not in pickle.loads(pickle.dumps(channels)).__dict__
     columns = channels.pipelines["relies_on_app"].named_steps["columns"]
     logistic = Pipeline([("columns", columns), ("trees", LogisticRegression())])
