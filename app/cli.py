@@ -155,8 +155,15 @@ def _customer_training_command(model_name: str) -> click.Command:
     )
     @click.option("--id-column", default=None, help="Customer id column, kept out of the features.")
     @click.option("--seed", type=int, default=0, show_default=True, help="Split seed.")
+    @click.option(
+        "--candidates",
+        default="all",
+        show_default=True,
+        help="The models cross-validation chooses among, per target: all; default (boosted "
+        "trees, with no search); or families, comma-separated, from trees, logistic.",
+    )
     @click.pass_context
-    def command(context, data_file, targets, id_column, seed) -> None:
+    def command(context, data_file, targets, id_column, seed, candidates) -> None:
         from training.customer_tasks import CUSTOMER_TASKS
         from training.customer_trainer import train_customer_task
 
@@ -167,6 +174,7 @@ def _customer_training_command(model_name: str) -> click.Command:
             id_column=id_column,
             seed=seed,
             store=_settings(context).mlflow_store(),
+            candidates=candidates,
         )
         click.echo(f"run id: {outcome.run_id}")
         click.echo(f"registered {model_name} version {outcome.version}")

@@ -27,10 +27,14 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from model_registry.store import MlflowStore
 from training.customer_tasks import CUSTOMER_TASKS
-from training.customer_trainer import customer_data, train_customer_task
+from training.customer_trainer import (
+    customer_candidates,
+    customer_data,
+    fit_target,
+    train_customer_task,
+)
 from training.progress import report, step
 from training.tabular_data import read_customer_table
-from training.tabular_model import build_tabular_pipeline
 from training.text_data import labelled_texts, read_table
 from training.text_model import build_text_pipeline
 from training.text_trainer import DEMAND_CLASSIFIER, train_text_task
@@ -103,7 +107,8 @@ def thucnews_titles(path: Path) -> pd.DataFrame:
 
 
 def churn_figures(path: Path, *, target: str, id_column: str, split_seeds: int) -> dict:
-    """The CLI's held-out ROC-AUC (split seed 0) and its mean over ``split_seeds`` splits."""
+    """The CLI's held-out ROC-AUC (split seed 0) and its mean over ``split_seeds`` splits, each
+    choosing its model as the CLI does."""
     task = CUSTOMER_TASKS["churn"]
     with tempfile.TemporaryDirectory() as store_dir:
         outcome = train_customer_task(
@@ -127,8 +132,15 @@ def churn_figures(path: Path, *, target: str, id_column: str, split_seeds: int) 
         train, test = train_test_split(
             np.arange(len(labels)), test_size=0.2, stratify=labels, random_state=seed
         )
-        pipeline = build_tabular_pipeline(data.features, seed=seed)
-        pipeline.fit(data.frame.iloc[train], labels[train])
+        candidates = customer_candidates(data.features, seed)
+        pipeline, _ = fit_target(
+            candidates,
+            data.features,
+            data.frame.iloc[train],
+            labels[train],
+            multiclass=False,
+            seed=seed,
+        )
         aucs.append(
             roc_auc_score(labels[test], pipeline.predict_proba(data.frame.iloc[test])[:, 1])
         )
@@ -140,7 +152,8 @@ def churn_figures(path: Path, *, target: str, id_column: str, split_seeds: int) 
 
 
 def text_figures(path: Path, *, cv_folds: int) -> dict:
-    """The CLI's held-out accuracy and, when asked, stratified k-fold CV accuracy."""
+    """The CLI's held-out accuracy and, when asked, stratified k-fold CV accuracy of the model
+    it chose."""
     with tempfile.TemporaryDirectory() as store_dir:
         outcome = train_text_task(
             DEMAND_CLASSIFIER,
@@ -159,7 +172,7 @@ def text_figures(path: Path, *, cv_folds: int) -> dict:
         folds = StratifiedKFold(cv_folds, shuffle=True, random_state=0).split(texts, labels)
         for number, (train, test) in enumerate(folds, start=1):
             with step(f"{path.name}: cross-validation fold {number} of {cv_folds}"):
-                pipeline = build_text_pipeline().fit(texts[train], labels[train])
+                pipeline = build_text_pipeline(**outcome.settings).fit(texts[train], labels[train])
                 accuracies.append(float((pipeline.predict(texts[test]) == labels[test]).mean()))
     return {
         "rows": len(labels),

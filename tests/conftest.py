@@ -110,7 +110,9 @@ def customer_world() -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def full_store(trained_store: MlflowStore, customer_world) -> MlflowStore:
-    """The text models' store plus the four customer models, all promoted to production."""
+    """The text models' store plus the four customer models, all promoted to production:
+    channel-preference's targets logistic regressions, the others' boosted trees, so the service
+    scores both families side by side (model selection itself is tested in tests/training)."""
     from training.customer_tasks import CUSTOMER_TASKS
     from training.customer_trainer import customer_data, train_customer_model
 
@@ -118,7 +120,8 @@ def full_store(trained_store: MlflowStore, customer_world) -> MlflowStore:
         data = customer_data(
             customer_world, task=task, targets=task.targets, id_column="customer_id", source="test"
         )
-        outcome = train_customer_model(task, data, store=trained_store)
+        family = "logistic" if task.model_name == "channel-preference" else "default"
+        outcome = train_customer_model(task, data, store=trained_store, candidates=family)
         promote(trained_store.activate(), task.model_name, version=outcome.version)
     return trained_store
 

@@ -1,9 +1,10 @@
 """Score customers with the logistic-regression targets of customer models, in numpy.
 
 A logistic-regression pipeline (``training.tabular_model.build_linear_pipeline``) is a linear
-function of the encoded row once its steps are folded together: the median imputation, the
-missing-value flags and the scaling become weights on a number and on its being blank, and a
-one-hot category becomes a table of weights over the category's codes. ``LinearScorer`` keeps
+function of the encoded row, and of each number's signed log, once its steps are folded
+together: the median imputation, the missing-value flags and the scaling become weights on a
+number, on its log and on its being blank, and a one-hot category becomes a table of weights
+over the category's codes. ``LinearScorer`` keeps
 only those weights, so a customer costs a few small matrix products instead of sklearn's
 per-call work in three transformers; it checks itself against sklearn on probe rows before
 it is returned, as ``ForestScorer`` does.
@@ -20,10 +21,10 @@ from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from training.forest_scorer import TOLERANCE, UnsupportedPipelineError, check_column_step
-from training.tabular_data import FeatureSpec, RecordEncoder
+from training.tabular_data import FeatureSpec, RecordEncoder, signed_log
 
 PROBE_ROWS = 64
 
@@ -33,6 +34,7 @@ class _Weights:
     """One target's logistic regression as weights on the encoded row."""
 
     on_number: np.ndarray  # (numbers x scores): times the number (0 when blank)
+    on_log: np.ndarray  # (numbers x scores): times its signed log (0 when blank)
     on_blank: np.ndarray  # (numbers x scores): added when the number is blank
     on_category: list[np.ndarray]  # per category feature: (codes + 1 x scores), last row 0
     constant: np.ndarray  # (scores,)
@@ -69,6 +71,7 @@ class LinearScorer:
         numbers = encoded[:, :n_numbers]
         blank = np.isnan(numbers)
         filled = np.where(blank, 0.0, numbers)
+        logs = signed_log(filled)
         sizes = [len(values) for values in self.features.categorical.values()]
         slots = [  # a blank or unseen code reads the last row of a table: no weight
             np.where(np.isnan(codes), size, codes).astype(np.intp)
@@ -77,7 +80,12 @@ class LinearScorer:
         result = {}
         for name in [target] if target else self._weights:
             weights = self._weights[name]
-            decision = filled @ weights.on_number + blank @ weights.on_blank + weights.constant
+            decision = (
+                filled @ weights.on_number
+                + logs @ weights.on_log
+                + blank @ weights.on_blank
+                + weights.constant
+            )
             for slot, table in zip(slots, weights.on_category):
                 decision += table[slot]
             if len(weights.classes) == 2:
@@ -105,33 +113,40 @@ def is_linear_pipeline(pipeline: Pipeline) -> bool:
 def _fold(pipeline: Pipeline, features: FeatureSpec) -> _Weights:
     """The pipeline's steps folded into weights on the encoded row."""
     columns, expand, logistic = _checked_steps(pipeline, features)
-    numbers_step, categories_step = _expand_parts(expand, features)
+    parts = _expand_parts(expand, features)
     n_numbers = len(features.numeric)
     coef = logistic.coef_.T  # (expanded columns x scores)
-    on_number = np.zeros((n_numbers, coef.shape[1]))
-    on_blank, offsets, start = on_number.copy(), 0.0, 0
-    if numbers_step is not None:
-        impute, scale = numbers_step.named_steps["impute"], numbers_step.named_steps["scale"]
-        indicator = impute.indicator_
-        flagged = indicator.features_ if indicator is not None else np.array([], np.intp)
-        start = n_numbers + len(flagged)
-        per_column = coef[:start] / scale.scale_[:, None]  # weight on the unscaled column
-        offsets = scale.mean_ @ per_column  # what scaling subtracts
+    zeros = np.zeros((n_numbers, coef.shape[1]))
+    on_number, on_log, on_blank = zeros, zeros.copy(), zeros.copy()
+    constant, start = logistic.intercept_.copy(), 0
+    if parts.numbers is not None:
+        impute, scale = parts.numbers.named_steps["impute"], parts.numbers.named_steps["scale"]
+        flagged = impute.indicator_.features_
+        width = n_numbers + len(flagged)
+        per_column = coef[:width] / scale.scale_[:, None]  # weight on the unscaled column
+        constant -= scale.mean_ @ per_column
         on_number = per_column[:n_numbers]
-        # A blank number reads as the median, and raises its flag (if it has one).
-        on_blank = np.nan_to_num(impute.statistics_)[:, None] * on_number
-        on_blank[flagged] += per_column[n_numbers:start]
+        # A blank number reads as the median, and raises its flag.
+        on_blank += np.nan_to_num(impute.statistics_)[:, None] * on_number
+        on_blank[flagged] += per_column[n_numbers:width]
+        start = width
+        impute, scale = parts.logs.named_steps["impute"], parts.logs.named_steps["scale"]
+        on_log = coef[start : start + n_numbers] / scale.scale_[:, None]
+        constant -= scale.mean_ @ on_log
+        on_blank += signed_log(np.nan_to_num(impute.statistics_))[:, None] * on_log
+        start += n_numbers
     on_category = []
-    for values in categories_step.categories_ if categories_step is not None else []:
+    for values in parts.categories.categories_ if parts.categories is not None else []:
         table = np.zeros((len(values) + 1, coef.shape[1]))
         table[values.astype(np.intp)] = coef[start : start + len(values)]
         on_category.append(table)
         start += len(values)
     return _Weights(
         on_number=on_number,
+        on_log=on_log,
         on_blank=on_blank,
         on_category=on_category,
-        constant=logistic.intercept_ - offsets,
+        constant=constant,
         classes=[str(label) for label in logistic.classes_],
     )
 
@@ -150,37 +165,56 @@ def _checked_steps(
     return columns, expand, logistic
 
 
-def _expand_parts(
-    expand: ColumnTransformer, features: FeatureSpec
-) -> tuple[Pipeline | None, OneHotEncoder | None]:
-    """The numbers' imputer-and-scaler and the categories' one-hot encoder, once they are
-    known to read what the scorer assumes: every number, then every category, in order."""
+@dataclass(frozen=True)
+class _ExpandParts:
+    numbers: Pipeline | None  # impute (median, with flags), scale
+    logs: Pipeline | None  # impute (median), signed log, scale
+    categories: OneHotEncoder | None
+
+
+def _expand_parts(expand: ColumnTransformer, features: FeatureSpec) -> _ExpandParts:
+    """The expand step's parts, once they are known to read what the scorer assumes: every
+    number scaled with its flag, every number's signed log scaled, every category one-hot."""
     parts = {name: (step, list(selected)) for name, step, selected in expand.transformers_}
-    numbers_step, numbers = parts.get("numbers", (None, []))
-    categories_step, categories = parts.get("categories", (None, []))
     n_numbers = len(features.numeric)
-    if numbers != list(range(n_numbers)) or categories != list(
-        range(n_numbers, len(features.columns))
+    expected = {
+        "numbers": list(range(n_numbers)),
+        "logs": list(range(n_numbers)),
+        "categories": list(range(n_numbers, len(features.columns))),
+    }
+    if list(parts) != list(expected) or any(
+        parts[name][1] != selected for name, selected in expected.items()
     ):
-        raise UnsupportedPipelineError("the expand step reads columns out of order")
+        raise UnsupportedPipelineError("the expand step reads other columns, or in another order")
     # A part with no columns is never fitted.
-    numbers_step = numbers_step if numbers else None
-    categories_step = categories_step if categories else None
-    if numbers_step is not None and not (
-        isinstance(numbers_step, Pipeline)
-        and [type(step) for _, step in numbers_step.steps] == [SimpleImputer, StandardScaler]
-        and numbers_step.named_steps["impute"].keep_empty_features
+    numbers, logs, categories = (parts[name][0] if expected[name] else None for name in expected)
+    if numbers is not None and not (
+        _steps_are(numbers, [SimpleImputer, StandardScaler])
+        and _steps_are(logs, [SimpleImputer, FunctionTransformer, StandardScaler])
+        and logs.named_steps["log"].func is signed_log
+        and all(
+            step.named_steps["impute"].keep_empty_features
+            and step.named_steps["impute"].strategy == "median"
+            for step in (numbers, logs)
+        )
+        and numbers.named_steps["impute"].add_indicator
+        and not logs.named_steps["impute"].add_indicator
     ):
-        raise UnsupportedPipelineError("the numbers must be imputed, then scaled")
-    if categories_step is None:
-        return numbers_step, None
-    if not isinstance(categories_step, OneHotEncoder) or categories_step.drop_idx_ is not None:
+        raise UnsupportedPipelineError("the numbers must be imputed, logged and scaled as built")
+    if categories is None:
+        return _ExpandParts(numbers, logs, None)
+    if not isinstance(categories, OneHotEncoder) or categories.drop_idx_ is not None:
         raise UnsupportedPipelineError("the categories must be one-hot, none dropped")
-    if categories_step.handle_unknown != "ignore" or any(
-        list(values) != list(range(len(values))) for values in categories_step.categories_
+    if categories.handle_unknown != "ignore" or any(
+        list(values) != list(range(len(values))) for values in categories.categories_
     ):
         raise UnsupportedPipelineError("the one-hot encoder must cover every code of the spec")
-    return numbers_step, categories_step
+    return _ExpandParts(numbers, logs, categories)
+
+
+def _steps_are(pipeline: object, kinds: list[type]) -> bool:
+    steps = getattr(pipeline, "steps", None)
+    return steps is not None and [type(step) for _, step in steps] == kinds
 
 
 def _probe_frame(features: FeatureSpec, n: int):

@@ -66,8 +66,14 @@ texts before relying on it.
 """
 
 
-def customer_model_card(task: Any, params: dict[str, Any], evaluation: Any) -> str:
+def customer_model_card(
+    task: Any, params: dict[str, Any], evaluation: Any, selections: dict[str, Any]
+) -> str:
     """A Markdown model card for a customer model run."""
+    choices = "\n\n".join(
+        f"*{target}*: {selection.reason()}.\n\n{selection.markdown()}"
+        for target, selection in selections.items()
+    )
     figures = "\n".join(
         f"| {name} | {value:.4f} |"
         for name, value in evaluation.metrics.items()
@@ -88,6 +94,11 @@ blank, ids or free text: {params["dropped_columns"]}.
 {params["split_seed"]}), never seen in training.
 
 **Model.** {params["model"]}.
+
+**Why these models.** Each target's model was chosen among the candidates
+`{params["candidates"]}` by {params["selection"]} (never the held-out customers).
+
+{choices}
 
 **Held-out figures.** {evaluation.headline}
 

@@ -107,6 +107,11 @@ class RecordEncoder:
         return np.column_stack([numbers, *categories]).reshape(len(frame), -1)
 
 
+def signed_log(values: np.ndarray) -> np.ndarray:
+    """log(1 + |x|) with the sign of x: the size of a number, for any sign."""
+    return np.sign(values) * np.log1p(np.abs(values))
+
+
 def number_value(value: object) -> float:
     if isinstance(value, bool) or value is None:
         return np.nan

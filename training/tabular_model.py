@@ -22,12 +22,17 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+from sklearn.preprocessing import (
+    FunctionTransformer,
+    OneHotEncoder,
+    OrdinalEncoder,
+    StandardScaler,
+)
 
 from training.customer_scorer import CustomerScorer
 from training.forest_scorer import UnsupportedPipelineError
 from training.risk_factors import risk_factors
-from training.tabular_data import FeatureSpec
+from training.tabular_data import FeatureSpec, signed_log
 
 logger = logging.getLogger(__name__)
 Records = Sequence[Mapping[str, object]] | pd.DataFrame
@@ -77,23 +82,23 @@ def boosted_trees(features: FeatureSpec, seed: int = 0) -> HistGradientBoostingC
 
 
 def linear_steps(features: FeatureSpec, *, c: float = 1.0) -> list[tuple[str, object]]:
-    """The steps after the column step of a logistic-regression pipeline."""
+    """The steps after the column step of a logistic-regression pipeline: each number scaled,
+    with a flag when it was blank (read as the median), and again as its signed logarithm (a
+    tenure or an amount often acts on that scale); each category one-hot."""
     numbers = np.arange(len(features.numeric))
     categories = np.arange(len(features.numeric), len(features.columns))
+
+    def scaled(*steps) -> Pipeline:
+        return Pipeline([*steps, ("scale", StandardScaler())])
+
     expand = ColumnTransformer(
         [
+            ("numbers", scaled(("impute", _median_imputer(flags=True))), numbers),
             (
-                "numbers",
-                Pipeline(
-                    [
-                        (
-                            "impute",
-                            SimpleImputer(
-                                strategy="median", add_indicator=True, keep_empty_features=True
-                            ),
-                        ),
-                        ("scale", StandardScaler()),
-                    ]
+                "logs",
+                scaled(
+                    ("impute", _median_imputer(flags=False)),
+                    ("log", FunctionTransformer(signed_log)),
                 ),
                 numbers,
             ),
@@ -113,6 +118,10 @@ def linear_steps(features: FeatureSpec, *, c: float = 1.0) -> list[tuple[str, ob
         sparse_threshold=0,
     )
     return [("expand", expand), ("logistic", LogisticRegression(C=c, max_iter=2000))]
+
+
+def _median_imputer(*, flags: bool) -> SimpleImputer:
+    return SimpleImputer(strategy="median", add_indicator=flags, keep_empty_features=True)
 
 
 class PipelineScorer:

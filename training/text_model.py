@@ -27,10 +27,14 @@ from training.text_review import ReviewRule
 TEXT_VIEWS = ("words+chars", "chars", "words")
 SVM_C_VALUES = (0.25, 0.5, 1.0)
 DEFAULT_VIEW, DEFAULT_C = "words+chars", 0.5
+CALIBRATION_FOLDS = 5
 
 
 def build_text_pipeline(
-    *, view: str = DEFAULT_VIEW, svm_c: float = DEFAULT_C, calibration_folds: int = 5
+    *,
+    view: str = DEFAULT_VIEW,
+    svm_c: float = DEFAULT_C,
+    calibration_folds: int = CALIBRATION_FOLDS,
 ) -> Pipeline:
     """An unfitted text pipeline: TF-IDF of ``view``, a linear SVM, sigmoid-calibrated."""
     svm = LinearSVC(C=svm_c)

@@ -36,6 +36,7 @@ from training.selection import (
 from training.text_data import LabelledTexts, labelled_texts, read_table
 from training.text_features import remembered_cuts
 from training.text_model import (
+    CALIBRATION_FOLDS,
     DEFAULT_C,
     DEFAULT_VIEW,
     SVM_C_VALUES,
@@ -83,6 +84,7 @@ class TextTrainingOutcome:
     svm: ClassifierEvaluation
     keywords: ClassifierEvaluation
     selection: Selection
+    settings: dict  # the winner's build_text_pipeline arguments
     review: ReviewRule
 
 
@@ -121,7 +123,9 @@ def train_text_model(
     report(f"{task.model_name}: {len(train_x)} training and {len(test_x)} held-out texts")
     jieba.initialize()
     with remembered_cuts(), tempfile.TemporaryDirectory(prefix="insight-tfidf-") as fitted:
-        with step(f"choosing among {len(chosen)} candidates by 5-fold cross-validation"):
+        with step(
+            f"choosing among {len(chosen)} candidates by {SELECTION_FOLDS}-fold cross-validation"
+        ):
             searched = _uncalibrated(DEFAULT_VIEW, DEFAULT_C, memory=fitted)
             selection = select(searched, chosen, train_x, train_y, scoring=SCORING, seed=seed)
         winner = next(c for c in chosen if c.label == selection.winner["candidate"])
@@ -189,7 +193,7 @@ def train_text_model(
             f"{task.model_name}: no confidence reaches a precision of {target_precision:g} "
             "out of fold: every answer will say needs_review"
         )
-    return TextTrainingOutcome(run_id, version, svm_eval, keyword_eval, selection, review)
+    return TextTrainingOutcome(run_id, version, svm_eval, keyword_eval, selection, settings, review)
 
 
 SCORING = "f1_macro"
@@ -219,7 +223,8 @@ def _review_rule(
     """The rule learned from out-of-fold answers on the training split (the held-out split is
     not touched): SVM decision values of fold models, through the fitted model's calibrators,
     which were themselves fitted on such out-of-fold values."""
-    folds = StratifiedKFold(SELECTION_FOLDS, shuffle=True, random_state=seed)
+    # As many folds as calibration used, so the fold models are as sure as the model served.
+    folds = StratifiedKFold(CALIBRATION_FOLDS, shuffle=True, random_state=seed)
     svm = _uncalibrated(settings["view"], settings["svm_c"])
     decisions = cross_val_predict(svm, texts, labels, cv=folds, method="decision_function")
     out_of_fold = np.vstack([scorer.calibrated(np.atleast_1d(row)) for row in decisions])

@@ -34,7 +34,7 @@ from tests.conftest import (
     wait_until_ready,
 )
 from tests.text_versions import log_again
-from training import forest_scorer
+from training import forest_scorer, linear_scorer
 from training.customer_schema import LABEL_COLUMNS
 from training.customer_tasks import ANSWERS, CHURN
 from training.customer_trainer import customer_data, train_customer_model
@@ -99,7 +99,7 @@ def customer_versions(tmp_path_factory, full_store, customer_world) -> CustomerV
         flipped, task=CHURN, targets=CHURN.targets, id_column="customer_id", source="flipped"
     )
     staged = {
-        "churn": train_customer_model(CHURN, data, store=store).version,
+        "churn": train_customer_model(CHURN, data, store=store, candidates="default").version,
         "occupation": log_again(full_store, store, "occupation"),
     }
     client = store.activate()
@@ -297,14 +297,14 @@ def _sklearn_answers(model: CustomerModel, records: list[dict]) -> list[dict]:
 def test_customer_scoring_falls_back_to_the_sklearn_pipelines_and_says_so_once(
     full_store, customer_world, monkeypatch, caplog
 ):
-    """The forest scorer's self-check finds it scoring differently from scikit-learn (here: a
-    millionth off, forced); it is not used, and every answer is scikit-learn's."""
-    flattened = forest_scorer._Forest.probabilities
-
-    def a_millionth_off(self, encoded: np.ndarray) -> dict[str, np.ndarray]:
-        return {target: p + 1e-6 for target, p in flattened(self, encoded).items()}
-
-    monkeypatch.setattr(forest_scorer._Forest, "probabilities", a_millionth_off)
+    """The fast scorers' self-checks find them scoring differently from scikit-learn (here: a
+    millionth off, forced, for trees and regressions alike); they are not used, and every
+    answer is scikit-learn's."""
+    for owner, method in (
+        (forest_scorer._Forest, "probabilities"),
+        (linear_scorer.LinearScorer, "encoded_probabilities"),
+    ):
+        monkeypatch.setattr(owner, method, _a_millionth_off(getattr(owner, method)))
     caplog.set_level(logging.WARNING, logger="training.tabular_model")
     records = [_features(customer_world, row) for row in range(100, 106)]
     body = {"customers": [{"features": record} for record in records]}
@@ -339,7 +339,15 @@ def test_customer_scoring_falls_back_to_the_sklearn_pipelines_and_says_so_once(
     assert len(lines) == len(CUSTOMERS), lines
     for model in (serving.get(name).model for name in CUSTOMERS):
         first_target = next(iter(model.pipelines))
-        assert sum(f": {first_target}: trees scored differently" in line for line in lines) == 1
+        assert sum(f": {first_target}: " in line for line in lines) == 1
+        assert all("scored differently from sklearn" in line for line in lines)
+
+
+def _a_millionth_off(probabilities):
+    def off(*args, **options) -> dict[str, np.ndarray]:
+        return {target: p + 1e-6 for target, p in probabilities(*args, **options).items()}
+
+    return off
 
 
 def _fallback_lines(caplog) -> list[str]:

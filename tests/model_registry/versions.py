@@ -42,7 +42,7 @@ def _train(store: MlflowStore, frame: pd.DataFrame) -> str:
     data = customer_data(
         frame, task=task, targets=task.targets, id_column="customer_id", source="test"
     )
-    return train_customer_model(task, data, store=store).version
+    return train_customer_model(task, data, store=store, candidates="default").version
 
 
 def _break_artifact(store: MlflowStore, version: str) -> None:

@@ -90,7 +90,7 @@ def _train_churn(store, world: pd.DataFrame, *, alias: str) -> None:
     data = customer_data(
         world, task=CHURN, targets=CHURN.targets, id_column="customer_id", source="replay tests"
     )
-    outcome = train_customer_model(CHURN, data, store=store)
+    outcome = train_customer_model(CHURN, data, store=store, candidates="default")
     promote(store.activate(), CHURN.model_name, version=outcome.version, alias=alias)
 
 

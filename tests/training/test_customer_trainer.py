@@ -1,11 +1,14 @@
 """The four customer trainers on a small built-in world, and one on a user's own table."""
 
+import json
+
 import mlflow
 import numpy as np
 import pandas as pd
 import pytest
 
 from model_registry.store import MlflowStore
+from training.customer_scorer import CustomerScorer
 from training.customer_tasks import CHANNEL_LEVELS, CUSTOMER_TASKS, channel_level, churn_risk_level
 from training.customer_trainer import customer_data, train_customer_model
 from training.customer_world import generate_customers
@@ -26,7 +29,9 @@ def outcomes(tmp_path_factory, customers):
         data = customer_data(
             customers, task=task, targets=task.targets, id_column="customer_id", source="test world"
         )
-        trained[name] = train_customer_model(task, data, store=store)
+        # Selection on every target of one model (occupation's search is the slow one).
+        candidates = "all" if name == "channel-preference" else "default"
+        trained[name] = train_customer_model(task, data, store=store, candidates=candidates)
     return store, trained
 
 
@@ -202,3 +207,72 @@ def test_records_encode_to_exactly_what_the_fitted_column_step_gives(outcomes, c
         model.answer_records(records)[3]["occupation_probability"],
         model.predict(None, rows.iloc[[3]])["occupation_probability"][0],
     )
+
+
+def test_every_target_records_its_candidates_its_choice_and_why(outcomes):
+    store, trained = outcomes
+    outcome = trained["channel-preference"]
+    run = _run(store, outcome)
+    chosen = json.loads(run.data.params["chosen"])
+    assert set(chosen) == set(CUSTOMER_TASKS["channel-preference"].targets)
+    artifacts = {a.path for a in store.activate().list_artifacts(outcome.run_id)}
+    card = mlflow.artifacts.load_text(f"{run.info.artifact_uri}/model_card.md")
+    assert "Why these models" in card
+    for target, selection in outcome.selections.items():
+        assert {f"{target}.selection.csv", f"{target}.selection.png"} <= artifacts
+        assert set(selection.table["family"]) == {"trees", "logistic"}
+        assert chosen[target] == selection.winner["candidate"]
+        assert selection.reason() in card
+        assert run.data.metrics[f"{target}.selection.cv_score"] == pytest.approx(
+            selection.winner["score"]
+        )
+
+
+def _synthetic_churn(shape: str, n: int = 2000) -> pd.DataFrame:
+    """A table whose churn follows one feature linearly, or an interaction of two that no
+    sum of per-feature effects can express."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(n, 6))
+    if shape == "linear":
+        signal = 1.2 * x[:, 0] - 0.8 * x[:, 1]
+    else:
+        signal = 3.0 * np.sign(x[:, 0] * x[:, 1])
+    churned = rng.random(n) < 1 / (1 + np.exp(-signal))
+    table = pd.DataFrame(x, columns=[f"f{i}" for i in range(6)])
+    return table.assign(customer_id=[f"C{i}" for i in range(n)], churned=churned.astype(int))
+
+
+@pytest.mark.parametrize(("shape", "family"), [("linear", "logistic"), ("interaction", "trees")])
+def test_the_family_that_fits_the_data_is_chosen_and_served_exactly(tmp_path, shape, family):
+    task = CUSTOMER_TASKS["churn"]
+    table = _synthetic_churn(shape)
+    data = customer_data(
+        table, task=task, targets=("churned",), id_column="customer_id", source="synthetic"
+    )
+    store = MlflowStore.embedded(tmp_path / "mlflow")
+    outcome = train_customer_model(task, data, store=store)
+    assert outcome.selections["churned"].winner["family"] == family
+    model = mlflow.pyfunc.load_model(f"models:/churn/{outcome.version}").unwrap_python_model()
+    assert isinstance(model.scorer, CustomerScorer)  # the fast path, whichever family won
+    records = table.head(50).drop(columns=["customer_id", "churned"]).to_dict("records")
+    expected = model.pipelines["churned"].predict_proba(data.features.prepare(table.head(50)))
+    np.testing.assert_allclose(
+        model.probabilities(records)["churned"], expected[:, 1], rtol=0, atol=1e-9
+    )
+    answers = model.answer_records(records)
+    assert all("risk_factors" in answer for answer in answers)
+
+
+def test_candidates_default_trains_the_trees_of_before_without_a_search(tmp_path):
+    task = CUSTOMER_TASKS["churn"]
+    data = customer_data(
+        _synthetic_churn("linear", 600),
+        task=task,
+        targets=("churned",),
+        id_column="customer_id",
+        source="synthetic",
+    )
+    outcome = train_customer_model(
+        task, data, store=MlflowStore.embedded(tmp_path / "mlflow"), candidates="default"
+    )
+    assert list(outcome.selections["churned"].table["candidate"]) == ["boosted trees"]
