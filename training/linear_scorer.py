@@ -50,6 +50,13 @@ class LinearScorer:
         self.features = features
         self.encoder = RecordEncoder(features)
         self._weights = {target: _fold(p, features) for target, p in pipelines.items()}
+        # Every target side by side: one set of matrix products scores them all.
+        self._all = _side_by_side(list(self._weights.values()))
+        self._scores: dict[str, slice] = {}
+        start = 0
+        for target, weights in self._weights.items():
+            self._scores[target] = slice(start, start + len(weights.constant))
+            start += len(weights.constant)
         self._check_against_sklearn(pipelines)
 
     @property
@@ -77,21 +84,22 @@ class LinearScorer:
             np.where(np.isnan(codes), size, codes).astype(np.intp)
             for codes, size in zip(encoded[:, n_numbers:].T, sizes)
         ]
+        weights = self._all
+        decision = (
+            filled @ weights.on_number
+            + logs @ weights.on_log
+            + blank @ weights.on_blank
+            + weights.constant
+        )
+        for slot, table in zip(slots, weights.on_category):
+            decision += table[slot]
         result = {}
         for name in [target] if target else self._weights:
-            weights = self._weights[name]
-            decision = (
-                filled @ weights.on_number
-                + logs @ weights.on_log
-                + blank @ weights.on_blank
-                + weights.constant
-            )
-            for slot, table in zip(slots, weights.on_category):
-                decision += table[slot]
-            if len(weights.classes) == 2:
-                result[name] = expit(decision[:, 0])
+            scores = decision[:, self._scores[name]]
+            if len(self._weights[name].classes) == 2:
+                result[name] = expit(scores[:, 0])
             else:
-                result[name] = softmax(decision, axis=1)
+                result[name] = softmax(scores, axis=1)
         return result
 
     def _check_against_sklearn(self, pipelines: Mapping[str, Pipeline]) -> None:
@@ -103,6 +111,18 @@ class LinearScorer:
             theirs = proba[:, 1] if proba.shape[1] == 2 else proba
             if not np.allclose(ours[target], theirs, rtol=0, atol=TOLERANCE):
                 raise UnsupportedPipelineError(f"{target}: scored differently from sklearn")
+
+
+def _side_by_side(targets: list[_Weights]) -> _Weights:
+    """Several targets' weights as one: their scores' columns side by side."""
+    return _Weights(
+        on_number=np.hstack([w.on_number for w in targets]),
+        on_log=np.hstack([w.on_log for w in targets]),
+        on_blank=np.hstack([w.on_blank for w in targets]),
+        on_category=[np.hstack(tables) for tables in zip(*(w.on_category for w in targets))],
+        constant=np.concatenate([w.constant for w in targets]),
+        classes=[],
+    )
 
 
 def is_linear_pipeline(pipeline: Pipeline) -> bool:
