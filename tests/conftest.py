@@ -31,16 +31,22 @@ def demand_corpus() -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def trained_store(tmp_path_factory: pytest.TempPathFactory, demand_corpus) -> MlflowStore:
     """Both text models trained on the small corpus, registered and promoted to production."""
-    store = MlflowStore.embedded(tmp_path_factory.mktemp("mlflow"))
+    return promoted_text_models(tmp_path_factory.mktemp("mlflow"), demand_corpus)
+
+
+def promoted_text_models(folder: Path, corpus: pd.DataFrame, **training) -> MlflowStore:
+    """A store in ``folder`` with both text models trained on ``corpus`` (``training``: more
+    arguments of ``train_text_model``) and promoted to production."""
+    store = MlflowStore.embedded(folder)
     for task in (DEMAND_CLASSIFIER, SPAM_FILTER):
         data = labelled_texts(
-            demand_corpus,
+            corpus,
             text_column="text",
             label_column=task.label_column,
             binary=task.binary,
             source="test corpus",
         )
-        outcome = train_text_model(task, data, store=store)
+        outcome = train_text_model(task, data, store=store, **training)
         promote(store.activate(), task.model_name, version=outcome.version)
     return store
 

@@ -181,10 +181,8 @@ def train_customer_model(
 ) -> CustomerTrainingOutcome:
     """Choose and fit one pipeline per target by cross-validation on the training split,
     evaluate on held-out customers, log, register."""
-    default = customer_candidates(data.features, seed)[0]
-    chosen = choose_candidates(
-        customer_candidates(data.features, seed), candidates, default=default
-    )
+    every = customer_candidates(data.features, seed)
+    chosen = choose_candidates(every, candidates, default=every[0])
     first = data.labels[next(iter(data.labels))]
     train_rows, test_rows = train_test_split(
         np.arange(len(first)), test_size=test_size, stratify=first, random_state=seed

@@ -439,12 +439,22 @@ def _check_against_sklearn(scorer: ForestScorer, pipelines: Mapping[str, Pipelin
     """Score probe rows both ways; refuse to exist when any probability differs."""
     records = _probe_records(scorer.features, scorer._forest, PROBE_ROWS)
     frame = scorer.features.prepare(pd.DataFrame(records, columns=list(scorer.features.columns)))
-    ours = scorer.probabilities(records)
+    refuse_if_not_sklearns(scorer.probabilities(records), pipelines, frame, "trees scored")
+
+
+def refuse_if_not_sklearns(
+    ours: Mapping[str, np.ndarray],
+    pipelines: Mapping[str, Pipeline],
+    frame: pd.DataFrame,
+    what: str,
+) -> None:
+    """Raise ``UnsupportedPipelineError`` naming the first target whose probabilities on
+    ``frame`` differ from its pipeline's by more than ``TOLERANCE``."""
     for target, pipeline in pipelines.items():
         proba = pipeline.predict_proba(frame)
         theirs = proba[:, 1] if proba.shape[1] == 2 else proba
         if not np.allclose(ours[target], theirs, rtol=0, atol=TOLERANCE):
-            raise UnsupportedPipelineError(f"{target}: trees scored differently from sklearn")
+            raise UnsupportedPipelineError(f"{target}: {what} differently from sklearn")
 
 
 def _probe_records(features: FeatureSpec, forest: _Forest, n: int) -> list[dict[str, Any]]:

@@ -23,7 +23,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-from training.forest_scorer import TOLERANCE, UnsupportedPipelineError, check_column_step
+from training.forest_scorer import (
+    UnsupportedPipelineError,
+    check_column_step,
+    refuse_if_not_sklearns,
+)
 from training.tabular_data import FeatureSpec, RecordEncoder, signed_log
 
 PROBE_ROWS = 64
@@ -105,12 +109,7 @@ class LinearScorer:
     def _check_against_sklearn(self, pipelines: Mapping[str, Pipeline]) -> None:
         """Score probe rows both ways; refuse to exist when any probability differs."""
         frame = self.features.prepare(_probe_frame(self.features, PROBE_ROWS))
-        ours = self.probabilities(frame)
-        for target, pipeline in pipelines.items():
-            proba = pipeline.predict_proba(frame)
-            theirs = proba[:, 1] if proba.shape[1] == 2 else proba
-            if not np.allclose(ours[target], theirs, rtol=0, atol=TOLERANCE):
-                raise UnsupportedPipelineError(f"{target}: scored differently from sklearn")
+        refuse_if_not_sklearns(self.probabilities(frame), pipelines, frame, "scored")
 
 
 def _side_by_side(targets: list[_Weights]) -> _Weights:

@@ -132,12 +132,13 @@ def train_text_model(
         settings = {"view": winner.family, "svm_c": winner.params["svm__C"]}
         with step(f"fitting {winner.label} with calibrated probabilities"):
             pipeline = build_text_pipeline(**settings).fit(train_x, train_y)
+        model = TextClassifierModel(pipeline, text_column="text")
         with step("learning when an answer needs review, from out-of-fold predictions"):
-            scorer = TextScorer(pipeline)
-            review = _review_rule(scorer, settings, train_x, train_y, seed, target_precision)
+            model.review = review = _review_rule(
+                model.scorer, settings, train_x, train_y, seed, target_precision
+            )
         with step("fitting the automatic-keyword baseline"):
             keywords = KeywordClassifier().fit(train_x, train_y)
-        model = TextClassifierModel(pipeline, text_column="text", review=review)
         labels = model.scorer.classes
         with step("evaluating on the held-out split"):
             answers = model.predict(None, _frame(test_x))

@@ -8,12 +8,8 @@ import opencc
 import pytest
 from fastapi.testclient import TestClient
 
-from model_registry.registry import promote
-from model_registry.store import MlflowStore
-from tests.conftest import service_client, settings_for, wait_until_ready
+from tests.conftest import promoted_text_models, service_client, settings_for, wait_until_ready
 from training.demand_corpus import generate_demands
-from training.text_data import labelled_texts
-from training.text_trainer import DEMAND_CLASSIFIER, SPAM_FILTER, train_text_model
 
 URL = "/v1/demands/classify"
 NO_EVIDENCE = ["12345", "13800000000", "你好", "你好，在吗？", "谢谢", "my broadband is down"]
@@ -27,18 +23,11 @@ CLEAR_COMPLAINTS = [
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory) -> Iterator[TestClient]:
-    store = MlflowStore.embedded(tmp_path_factory.mktemp("review-mlflow"))
-    corpus = generate_demands(4000, seed=7)
-    for task in (DEMAND_CLASSIFIER, SPAM_FILTER):
-        data = labelled_texts(
-            corpus,
-            text_column="text",
-            label_column=task.label_column,
-            binary=task.binary,
-            source="review test corpus",
-        )
-        outcome = train_text_model(task, data, store=store, candidates="default")
-        promote(store.activate(), task.model_name, version=outcome.version)
+    store = promoted_text_models(
+        tmp_path_factory.mktemp("review-mlflow"),
+        generate_demands(4000, seed=7),
+        candidates="default",
+    )
     with service_client(settings_for(store)) as client:
         wait_until_ready(client)
         yield client

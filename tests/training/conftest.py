@@ -21,11 +21,21 @@ TOLERANCE = 1e-9
 
 def fit_trees(task: str, features: FeatureSpec, frame: pd.DataFrame, labels: dict) -> CustomerModel:
     """A customer model with small boosted trees, one per target."""
+    return fit_model(
+        task,
+        features,
+        frame,
+        labels,
+        build=lambda: build_tabular_pipeline(features).set_params(trees__max_iter=25),
+    )
+
+
+def fit_model(
+    task: str, features: FeatureSpec, frame: pd.DataFrame, labels: dict, *, build
+) -> CustomerModel:
+    """A customer model with one pipeline from ``build()`` per target."""
     prepared = features.prepare(frame)
-    pipelines = {
-        target: build_tabular_pipeline(features).set_params(trees__max_iter=25).fit(prepared, y)
-        for target, y in labels.items()
-    }
+    pipelines = {target: build().fit(prepared, y) for target, y in labels.items()}
     typical = typical_values(prepared, features)
     return CustomerModel(
         task=task, features=features, pipelines=pipelines, answer=ANSWERS[task], typical=typical

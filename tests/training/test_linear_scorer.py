@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from sklearn.preprocessing import OneHotEncoder
 
-from tests.training.conftest import assert_same, json_like, sklearn_scorer
+from tests.training.conftest import assert_same, fit_model, json_like, sklearn_scorer
 from training.customer_scorer import CustomerScorer
 from training.customer_tasks import ANSWERS, CHANNEL_PREFERENCE
 from training.forest_scorer import UnsupportedPipelineError
@@ -22,17 +22,8 @@ from training.tabular_model import (
 
 
 def _linear(task, features, frame, labels, **options) -> CustomerModel:
-    prepared = features.prepare(frame)
-    pipelines = {
-        target: build_linear_pipeline(features, **options).fit(prepared, y)
-        for target, y in labels.items()
-    }
-    return CustomerModel(
-        task=task,
-        features=features,
-        pipelines=pipelines,
-        answer=ANSWERS[task],
-        typical=typical_values(prepared, features),
+    return fit_model(
+        task, features, frame, labels, build=lambda: build_linear_pipeline(features, **options)
     )
 
 
