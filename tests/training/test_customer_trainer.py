@@ -276,3 +276,30 @@ def test_candidates_default_trains_the_trees_of_before_without_a_search(tmp_path
         task, data, store=MlflowStore.embedded(tmp_path / "mlflow"), candidates="default"
     )
     assert list(outcome.selections["churned"].table["candidate"]) == ["boosted trees"]
+
+
+def test_cross_validation_reads_at_most_selection_rows_and_the_winner_fits_on_all(monkeypatch):
+    from training import customer_trainer
+
+    seen = []
+    real_select = customer_trainer.select
+
+    def recording(estimator, candidates, x, y, **options):
+        seen.append(len(x))
+        return real_select(estimator, candidates, x, y, **options)
+
+    monkeypatch.setattr(customer_trainer, "SELECTION_ROWS", 300)
+    monkeypatch.setattr(customer_trainer, "select", recording)
+    task = CUSTOMER_TASKS["churn"]
+    table = _synthetic_churn("linear", 900)
+    data = customer_data(
+        table, task=task, targets=("churned",), id_column="customer_id", source="synthetic"
+    )
+    candidates = customer_trainer.customer_candidates(data.features)
+    pipeline, selection = customer_trainer.fit_target(
+        candidates, data.features, data.frame, data.labels["churned"], multiclass=False, seed=0
+    )
+    assert seen == [300]
+    assert selection.folds == 3 and len(selection.table) == len(candidates)
+    assert pipeline[0].n_features_in_ == len(data.features.columns)
+    assert pipeline[-1].n_features_in_ > 0 and hasattr(pipeline, "classes_")
