@@ -12,20 +12,25 @@ from sqlalchemy.engine import make_url
 
 
 class TcpProxy:
-    """Forwards 127.0.0.1:``port`` to ``target``; ``close`` refuses new connections and cuts
-    the open ones, as a stopped server does; ``open`` listens again on the same port."""
+    """Forwards 127.0.0.1:``port`` to ``target``; ``close`` cuts the open connections and
+    resets every new one, as a stopped server does; ``open`` forwards again. The port stays
+    bound throughout (given back, another process could take it before ``open``); ``stop``
+    lets it go."""
 
     def __init__(self, target: tuple[str, int]):
         self.target = target
         self.port = 0
         self._listener: socket.socket | None = None
+        self._forwarding = False
         self._connections: list[socket.socket] = []
         self._lock = threading.Lock()
 
     def open(self) -> None:
+        self._forwarding = True
+        if self._listener is not None:
+            return
         listener = socket.socket()
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
+        listener.bind(("127.0.0.1", 0))
         listener.listen()
         listener.settimeout(0.05)
         self.port = listener.getsockname()[1]
@@ -33,15 +38,17 @@ class TcpProxy:
         threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
 
     def close(self) -> None:
-        listener, self._listener = self._listener, None
-        if listener is not None:
-            listener.close()
+        self._forwarding = False
         with self._lock:
             connections, self._connections = self._connections, []
         for connection in connections:
-            with suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-            connection.close()
+            _reset(connection)
+
+    def stop(self) -> None:
+        self.close()
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()
 
     def _accept(self, listener: socket.socket) -> None:
         while self._listener is listener:
@@ -49,11 +56,20 @@ class TcpProxy:
                 client, _ = listener.accept()
             except (TimeoutError, OSError):
                 continue
+            if not self._forwarding:
+                _reset(client)
+                continue
             server = socket.create_connection(self.target)
             with self._lock:
                 self._connections += [client, server]
             for source, sink in ((client, server), (server, client)):
                 threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+
+
+def _reset(connection: socket.socket) -> None:
+    with suppress(OSError):
+        connection.shutdown(socket.SHUT_RDWR)
+    connection.close()
 
 
 def _pump(source: socket.socket, sink: socket.socket) -> None:
@@ -100,6 +116,6 @@ class DatabaseOutage:
 
     def dispose(self) -> None:
         if self._proxy is not None:
-            self._proxy.close()
+            self._proxy.stop()
         else:
             self.end()
