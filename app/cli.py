@@ -17,7 +17,7 @@ class _InsightGroup(click.Group):
         from app.db.migrations import DatabaseRevisionError
         from app.services.model_lifecycle import LifecycleError
         from model_registry.registry import ModelNotFoundError
-        from training.labels import DataError
+        from training.common.labels import DataError
 
         try:
             return super().invoke(context)
@@ -52,7 +52,7 @@ def data() -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 def data_demands(out: Path, rows: int, seed: int) -> None:
     """Write the built-in Chinese demand corpus (text, category, spam, channel) as CSV."""
-    from training.demand_corpus import generate_demands
+    from training.text.corpus import generate_demands
 
     frame = generate_demands(rows, seed=seed)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -79,7 +79,7 @@ def data_demands(out: Path, rows: int, seed: int) -> None:
 )
 def data_customers(out: Path, rows: int, seed: int, file_format: str, labels: bool) -> None:
     """Write the built-in customer world as chunk files (see docs/customer-world.md)."""
-    from training.customer_world import write_customers
+    from training.customers.world import write_customers
 
     with click.progressbar(length=rows, label="customers", file=sys.stderr) as bar:
         paths = write_customers(
@@ -119,7 +119,7 @@ def _text_training_command(model_name: str) -> click.Command:
     def command(
         context, data_file, text_column, label_column, seed, candidates, target_precision
     ) -> None:
-        from training.text_trainer import TEXT_TASKS, train_text_task
+        from training.text.trainer import TEXT_TASKS, train_text_task
 
         task = TEXT_TASKS[model_name]
         outcome = train_text_task(
@@ -164,8 +164,8 @@ def _customer_training_command(model_name: str) -> click.Command:
     )
     @click.pass_context
     def command(context, data_file, targets, id_column, seed, candidates) -> None:
-        from training.customer_tasks import CUSTOMER_TASKS
-        from training.customer_trainer import train_customer_task
+        from training.customers.tasks import CUSTOMER_TASKS
+        from training.customers.trainer import train_customer_task
 
         outcome = train_customer_task(
             CUSTOMER_TASKS[model_name],
@@ -205,7 +205,7 @@ for _name in ("churn", "channel-preference", "occupation", "content-preference")
 def predict(context, model_name, data_file, out, text_column, id_column, alias, version) -> None:
     """Batch-predict a table with a registered model and write the answers as CSV."""
     from model_registry.registry import resolve_version
-    from training.batch_prediction import predict_file
+    from training.common.batch_prediction import predict_file
 
     if alias and version:
         raise click.UsageError("give --alias or --version, not both")

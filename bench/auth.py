@@ -86,7 +86,7 @@ def main() -> None:
 
 
 def _bodies() -> list[str]:
-    from training.demand_corpus import generate_demands
+    from training.text.corpus import generate_demands
 
     texts = generate_demands(500, seed=99)["text"].tolist()
     return [json.dumps({"text": text}, ensure_ascii=False) for text in texts]

@@ -75,7 +75,7 @@ def main() -> None:
 
 
 def _bodies() -> list[str]:
-    from training.demand_corpus import generate_demands
+    from training.text.corpus import generate_demands
 
     texts = generate_demands(500, seed=99)["text"].tolist()
     texts = [text + PLANTED if i % 5 == 0 else text for i, text in enumerate(texts)]

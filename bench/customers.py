@@ -27,7 +27,7 @@ from bench.load import (
     wait_until_answering,
 )
 from model_registry.registry import resolve_version
-from training.customer_schema import LABEL_COLUMNS
+from training.customers.schema import LABEL_COLUMNS
 
 CONNECTIONS = (1, 8, 64)
 OURS_PORT, MLFLOW_PORT = 8103, 8104
@@ -98,7 +98,7 @@ def _run(servers: dict[str, tuple], env: dict[str, str], seconds: float) -> dict
 
 
 def _records() -> list[dict]:
-    from training.customer_world import generate_customers
+    from training.customers.world import generate_customers
 
     frame = generate_customers(500, seed=123).drop(columns=["customer_id", *LABEL_COLUMNS])
     return json_records(frame)

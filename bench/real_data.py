@@ -26,18 +26,18 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from model_registry.store import MlflowStore
-from training.customer_tasks import CUSTOMER_TASKS
-from training.customer_trainer import (
+from training.common.progress import report, step
+from training.customers.data import read_customer_table
+from training.customers.tasks import CUSTOMER_TASKS
+from training.customers.trainer import (
     customer_candidates,
     customer_data,
     fit_target,
     train_customer_task,
 )
-from training.progress import report, step
-from training.tabular_data import read_customer_table
-from training.text_data import labelled_texts, read_table
-from training.text_model import build_text_pipeline
-from training.text_trainer import DEMAND_CLASSIFIER, train_text_task
+from training.text.data import labelled_texts, read_table
+from training.text.model import build_text_pipeline
+from training.text.trainer import DEMAND_CLASSIFIER, train_text_task
 
 MODELDATA_CHURN_TABLES = ("mlc_churn", "wa_churn")
 BLANK_SHARE = 0.02  # share of feature cells blanked in the "_blanks" copies, seed 0

@@ -109,7 +109,7 @@ def _options() -> argparse.Namespace:
 def _texts(path: Path | None) -> list[str]:
     if path is not None:
         return pd.read_csv(path)["text"].astype(str).head(2000).tolist()
-    from training.demand_corpus import generate_demands
+    from training.text.corpus import generate_demands
 
     return generate_demands(2000, seed=99)["text"].tolist()
 

@@ -42,7 +42,7 @@ from bench.load import (
     server_env,
 )
 from bench.paired import capture_metrics
-from training.customer_schema import LABEL_COLUMNS
+from training.customers.schema import LABEL_COLUMNS
 
 PORT = 8107
 CUSTOMERS = 1000
@@ -135,7 +135,7 @@ def _soak(options: argparse.Namespace, database_url: str, calls: list[Call]) -> 
 
 def _store_customers(database_url: str, folder: Path) -> list[tuple[str, dict]]:
     """1,000 built-in-world customers, imported into the app database; (id, record) each."""
-    from training.customer_world import generate_customers
+    from training.customers.world import generate_customers
 
     frame = generate_customers(CUSTOMERS, seed=314).drop(columns=list(LABEL_COLUMNS))
     path = folder / "customers.csv"
@@ -152,7 +152,7 @@ def _store_customers(database_url: str, folder: Path) -> list[tuple[str, dict]]:
 def _calls(mix: str, customers: list[tuple[str, dict]]) -> list[Call]:
     """Per eight calls: four one-text classifies, a score of five customers, two profiles and
     a PUT (``mixed``); or classifies only."""
-    from training.demand_corpus import generate_demands
+    from training.text.corpus import generate_demands
 
     texts = generate_demands(400, seed=99)["text"].tolist()
     classify = [

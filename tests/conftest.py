@@ -16,9 +16,9 @@ from app.main import create_app
 from model_registry.registry import promote
 from model_registry.store import MlflowStore
 from tests.text_versions import text_versions, text_versions_store  # noqa: F401
-from training.demand_corpus import generate_demands
-from training.text_data import labelled_texts
-from training.text_trainer import DEMAND_CLASSIFIER, SPAM_FILTER, train_text_model
+from training.text.corpus import generate_demands
+from training.text.data import labelled_texts
+from training.text.trainer import DEMAND_CLASSIFIER, SPAM_FILTER, train_text_model
 
 SMALL_CORPUS_ROWS = 1500
 
@@ -109,7 +109,7 @@ TEXT_MODELS = ["demand-classifier", "spam-filter"]
 
 @pytest.fixture(scope="session")
 def customer_world() -> pd.DataFrame:
-    from training.customer_world import generate_customers
+    from training.customers.world import generate_customers
 
     return generate_customers(2500, seed=5)
 
@@ -119,8 +119,8 @@ def full_store(trained_store: MlflowStore, customer_world) -> MlflowStore:
     """The text models' store plus the four customer models, all promoted to production:
     channel-preference's targets logistic regressions, the others' boosted trees, so the service
     scores both families side by side (model selection itself is tested in tests/training)."""
-    from training.customer_tasks import CUSTOMER_TASKS
-    from training.customer_trainer import customer_data, train_customer_model
+    from training.customers.tasks import CUSTOMER_TASKS
+    from training.customers.trainer import customer_data, train_customer_model
 
     for task in CUSTOMER_TASKS.values():
         data = customer_data(

@@ -16,7 +16,7 @@ import pytest
 
 from model_registry.registry import PRODUCTION, STAGING
 from model_registry.store import MlflowStore
-from training.registration import log_and_register
+from training.common.registration import log_and_register
 
 DEMAND, SPAM = "demand-classifier", "spam-filter"
 

@@ -8,8 +8,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from training.customer_tasks import CHANNEL_LEVELS, CHURN_RISK_LEVELS
-from training.plots import use_cjk_font
+from training.common.plots import use_cjk_font
+from training.customers.tasks import CHANNEL_LEVELS, CHURN_RISK_LEVELS
 
 # Scales drawn in their own order (低 → 极高) rather than in code-point order.
 ORDERED_SCALES = (tuple(level for _bound, level in CHURN_RISK_LEVELS), CHANNEL_LEVELS)

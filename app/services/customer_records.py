@@ -1,7 +1,7 @@
 """Checking customer records against the customer schema before they are stored: a chunk of
 rows of an imported file, or one record sent as JSON (``PUT /v1/customers/{id}``).
 
-A column named in ``training.customer_schema.COLUMNS`` must hold values of its type (a number,
+A column named in ``training.customers.schema.COLUMNS`` must hold values of its type (a number,
 a whole number, one of its categories); any other column is kept as it is. No value may hold
 a NUL character (PostgreSQL cannot store it). A row that breaks a rule is reported with its
 line number and every reason, and left out: nothing is coerced (a whole number written ``1e3``
@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 
 from app.core.errors import FieldError
 from app.services.customer_ids import customer_id_problem
-from training.customer_schema import COLUMNS, Column
+from training.customers.schema import COLUMNS, Column
 
 KNOWN_COLUMNS = {column.name: column for column in COLUMNS}
 # Spellings of "no value" a numeric column may carry besides an empty cell.

@@ -12,7 +12,7 @@ from app.services.customer_records import record_problems
 from app.services.feature_checks import feature_problems
 from app.services.model_snapshot import ServingModels
 from app.services.served_models import CUSTOMER_MODELS, ServedCustomerModel
-from training.customer_scorer import CustomerScorer
+from training.customers.scorer import CustomerScorer
 
 
 def customer_models(

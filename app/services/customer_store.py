@@ -16,7 +16,7 @@ from app.db.models import Customer, CustomerScore
 from app.db.upsert import upsert_statement
 from app.services.customer_files import CustomerFile, open_customer_file
 from app.services.customer_records import RowProblem, check_chunk
-from training.labels import DataError
+from training.common.labels import DataError
 
 DEFAULT_CHUNK_ROWS = 5_000
 

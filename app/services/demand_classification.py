@@ -7,8 +7,8 @@ import numpy as np
 from app.core.errors import FieldError, InvalidInputError, NotReadyError
 from app.services.model_snapshot import ServingModels
 from app.services.served_models import ServedTextModel
-from training.text_data import SPAM as SPAM_LABEL
-from training.text_model import AnalyzedText
+from training.text.data import SPAM as SPAM_LABEL
+from training.text.model import AnalyzedText
 
 DEMAND_MODEL, SPAM_MODEL = "demand-classifier", "spam-filter"
 TOP_K = 3

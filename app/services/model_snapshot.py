@@ -14,7 +14,7 @@ from typing import Literal
 
 from app.services.served_models import ServedCustomerModel, ServedModel, joint_scorer
 from model_registry.registry import PRODUCTION, STAGING
-from training.customer_scorer import CustomerScorer
+from training.customers.scorer import CustomerScorer
 
 REQUEST_ALIASES = (PRODUCTION, STAGING)
 Outcome = Literal["swapped", "removed", "failed", "unchanged"]

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from app.db.models import Customer
 from app.services.feature_checks import feature_problems
 from app.services.served_models import ServedCustomerModel
-from training.customer_tasks import CHANNEL_LEVELS
+from training.customers.tasks import CHANNEL_LEVELS
 
 REPORT_CHUNK = 5_000
 

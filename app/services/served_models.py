@@ -15,10 +15,10 @@ from mlflow.tracking import MlflowClient
 from mlflow.types import Schema
 
 from app.services.feature_checks import FeatureRule, feature_rules
-from training.customer_scorer import CustomerScorer
-from training.forest_scorer import UnsupportedPipelineError
-from training.tabular_model import CustomerModel
-from training.text_model import AnalyzedText, TextClassifierModel, TextScorer
+from training.customers.forest_scorer import UnsupportedPipelineError
+from training.customers.model import CustomerModel
+from training.customers.scorer import CustomerScorer
+from training.text.model import AnalyzedText, TextClassifierModel, TextScorer
 
 TEXT_MODELS = ("demand-classifier", "spam-filter")
 CUSTOMER_MODELS = ("churn", "channel-preference", "occupation", "content-preference")

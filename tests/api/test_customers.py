@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from training.customer_schema import LABEL_COLUMNS
+from training.customers.schema import LABEL_COLUMNS
 
 SCORE = "/v1/customers/score"
 

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import promoted_text_models, service_client, settings_for, wait_until_ready
-from training.demand_corpus import generate_demands
+from training.text.corpus import generate_demands
 
 URL = "/v1/demands/classify"
 NO_EVIDENCE = ["12345", "13800000000", "你好", "你好，在吗？", "谢谢", "my broadband is down"]

@@ -34,11 +34,11 @@ from tests.conftest import (
     wait_until_ready,
 )
 from tests.text_versions import log_again
-from training import forest_scorer, linear_scorer
-from training.customer_schema import LABEL_COLUMNS
-from training.customer_tasks import ANSWERS, CHURN
-from training.customer_trainer import customer_data, train_customer_model
-from training.tabular_model import CustomerModel, PipelineScorer
+from training.customers import forest_scorer, linear_scorer
+from training.customers.model import CustomerModel, PipelineScorer
+from training.customers.schema import LABEL_COLUMNS
+from training.customers.tasks import ANSWERS, CHURN
+from training.customers.trainer import customer_data, train_customer_model
 
 CLASSIFY, SCORE = "/v1/demands/classify", "/v1/customers/score"
 CUSTOMERS = list(CUSTOMER_MODEL_NAMES)
@@ -305,7 +305,7 @@ def test_customer_scoring_falls_back_to_the_sklearn_pipelines_and_says_so_once(
         (linear_scorer.LinearScorer, "encoded_probabilities"),
     ):
         monkeypatch.setattr(owner, method, _a_millionth_off(getattr(owner, method)))
-    caplog.set_level(logging.WARNING, logger="training.tabular_model")
+    caplog.set_level(logging.WARNING, logger="training.customers.model")
     records = [_features(customer_world, row) for row in range(100, 106)]
     body = {"customers": [{"features": record} for record in records]}
     settings = settings_for(

@@ -20,7 +20,7 @@ from app.cli import main
 from app.db import Customer, create_engine_for
 from model_registry.registry import PRODUCTION
 from model_registry.store import MlflowStore
-from training.customer_schema import LABEL_COLUMNS
+from training.customers.schema import LABEL_COLUMNS
 
 SCORE = "/v1/customers/score"
 RISK_LEVELS = {"低", "中", "高", "极高"}

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app.cli import main
 from app.db import Customer, create_engine_for
-from training.customer_world import generate_customers
+from training.customers.world import generate_customers
 
 ROWS = 300
 

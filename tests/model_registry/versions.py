@@ -18,9 +18,9 @@ import pytest
 from app.db.session import create_engine_for, create_session_factory
 from model_registry.registry import PRODUCTION, STAGING
 from model_registry.store import MlflowStore
-from training.customer_tasks import CUSTOMER_TASKS
-from training.customer_trainer import customer_data, train_customer_model
-from training.customer_world import generate_customers
+from training.customers.tasks import CUSTOMER_TASKS
+from training.customers.trainer import customer_data, train_customer_model
+from training.customers.world import generate_customers
 
 CHURN = "churn"
 

@@ -24,12 +24,12 @@ from model_registry.registry import PRODUCTION, STAGING, promote
 from model_registry.store import MlflowStore
 from tests.conftest import service_client, settings_for, wait_until_ready
 from tests.db.databases import database_url, migrated_url  # noqa: F401
-from training.customer_schema import LABEL_COLUMNS
-from training.customer_tasks import CHURN
-from training.customer_trainer import customer_data, train_customer_model
-from training.registration import log_and_register
-from training.text_data import labelled_texts
-from training.text_trainer import DEMAND_CLASSIFIER, train_text_model
+from training.common.registration import log_and_register
+from training.customers.schema import LABEL_COLUMNS
+from training.customers.tasks import CHURN
+from training.customers.trainer import customer_data, train_customer_model
+from training.text.data import labelled_texts
+from training.text.trainer import DEMAND_CLASSIFIER, train_text_model
 
 SERVED = ["demand-classifier", "spam-filter", "churn"]
 CLASSIFY, SCORE = "/v1/demands/classify", "/v1/customers/score"

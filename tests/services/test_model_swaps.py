@@ -41,12 +41,12 @@ from model_registry.registry import PRODUCTION, resolve_version
 from model_registry.store import MlflowStore
 from tests.conftest import ADMIN_HEADERS, CUSTOMER_MODEL_NAMES, settings_for
 from tests.text_versions import DEMAND, SPAM, log_again
-from training.customer_schema import LABEL_COLUMNS
-from training.customer_tasks import ANSWERS
-from training.registration import log_and_register
-from training.tabular_model import CustomerModel, build_tabular_pipeline, typical_values
-from training.text_data import labelled_texts
-from training.text_model import TextClassifierModel, build_text_pipeline
+from training.common.registration import log_and_register
+from training.customers.model import CustomerModel, build_tabular_pipeline, typical_values
+from training.customers.schema import LABEL_COLUMNS
+from training.customers.tasks import ANSWERS
+from training.text.data import labelled_texts
+from training.text.model import TextClassifierModel, build_text_pipeline
 
 CLASSIFY, SCORE = "/v1/demands/classify", "/v1/customers/score"
 REFRESH = "/v1/admin/models/refresh"

@@ -5,16 +5,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.customer_schema import LABEL_COLUMNS
-from training.customer_tasks import ANSWERS, CHANNEL_PREFERENCE
-from training.customer_world import generate_customers
-from training.tabular_data import FeatureSpec, infer_features
-from training.tabular_model import (
+from training.customers.data import FeatureSpec, infer_features
+from training.customers.model import (
     CustomerModel,
     PipelineScorer,
     build_tabular_pipeline,
     typical_values,
 )
+from training.customers.schema import LABEL_COLUMNS
+from training.customers.tasks import ANSWERS, CHANNEL_PREFERENCE
+from training.customers.world import generate_customers
 
 TOLERANCE = 1e-9
 

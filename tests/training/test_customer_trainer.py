@@ -8,12 +8,12 @@ import pandas as pd
 import pytest
 
 from model_registry.store import MlflowStore
-from training.customer_scorer import CustomerScorer
-from training.customer_tasks import CHANNEL_LEVELS, CUSTOMER_TASKS, channel_level, churn_risk_level
-from training.customer_trainer import customer_data, train_customer_model
-from training.customer_world import generate_customers
-from training.labels import DataError
-from training.tabular_data import infer_features
+from training.common.labels import DataError
+from training.customers.data import infer_features
+from training.customers.scorer import CustomerScorer
+from training.customers.tasks import CHANNEL_LEVELS, CUSTOMER_TASKS, channel_level, churn_risk_level
+from training.customers.trainer import customer_data, train_customer_model
+from training.customers.world import generate_customers
 
 
 @pytest.fixture(scope="module")
@@ -279,7 +279,7 @@ def test_candidates_default_trains_the_trees_of_before_without_a_search(tmp_path
 
 
 def test_cross_validation_reads_at_most_selection_rows_and_the_winner_fits_on_all(monkeypatch):
-    from training import customer_trainer
+    from training.customers import trainer as customer_trainer
 
     seen = []
     real_select = customer_trainer.select

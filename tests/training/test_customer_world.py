@@ -11,7 +11,7 @@ import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import f1_score, roc_auc_score
 
-from training.customer_schema import (
+from training.customers.schema import (
     CALL_SHARE_COLUMNS,
     CHANNEL_CONTACT_COLUMNS,
     COLUMNS,
@@ -19,7 +19,7 @@ from training.customer_schema import (
     LABEL_COLUMNS,
     MISSING_RATES,
 )
-from training.customer_world import (
+from training.customers.world import (
     BLOCK_ROWS,
     CHANNEL_SLUGS,
     CHANNELS,

@@ -10,7 +10,7 @@ import sys
 import pandas as pd
 import pytest
 
-from training.demand_corpus import (
+from training.text.corpus import (
     CHANNELS,
     CORPUS_COLUMNS,
     DEMAND_CATEGORIES,
@@ -44,7 +44,7 @@ def test_same_seed_gives_the_same_frame_and_another_seed_another():
 
 def test_the_frame_does_not_depend_on_the_hash_seed():
     script = (
-        "import hashlib; from training.demand_corpus import generate_demands; "
+        "import hashlib; from training.text.corpus import generate_demands; "
         "print(hashlib.sha256(generate_demands(300, seed=5).to_csv().encode()).hexdigest())"
     )
     digests = {

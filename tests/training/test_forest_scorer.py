@@ -9,14 +9,14 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from tests.training.conftest import assert_same, fit_trees, json_like, sklearn_scorer
-from training.customer_scorer import CustomerScorer
-from training.customer_tasks import ANSWERS
-from training.forest_scorer import ForestScorer, UnsupportedPipelineError
-from training.tabular_data import FeatureSpec, infer_features
-from training.tabular_model import (
+from training.customers.data import FeatureSpec, infer_features
+from training.customers.forest_scorer import ForestScorer, UnsupportedPipelineError
+from training.customers.model import (
     CustomerModel,
     PipelineScorer,
 )
+from training.customers.scorer import CustomerScorer
+from training.customers.tasks import ANSWERS
 
 
 def test_yes_no_targets_match_the_pipelines(channels, messy):

@@ -1,4 +1,4 @@
-from training.keyword_baseline import KeywordClassifier
+from training.text.keyword_baseline import KeywordClassifier
 
 TEXTS = ["宽带断网了", "宽带很慢", "宽带报修", "流量用完了", "流量超了", "流量包", "账单不对"] * 3
 LABELS = ["宽带"] * 3 + ["流量"] * 3 + ["账单"]

@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from training.labels import DataError, binary_labels, clean_labels
+from training.common.labels import DataError, binary_labels, clean_labels
 
 
 def test_binary_labels_read_the_usual_spellings():

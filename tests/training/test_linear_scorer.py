@@ -7,18 +7,18 @@ import pytest
 from sklearn.preprocessing import OneHotEncoder
 
 from tests.training.conftest import assert_same, fit_model, json_like, sklearn_scorer
-from training.customer_scorer import CustomerScorer
-from training.customer_tasks import ANSWERS, CHANNEL_PREFERENCE
-from training.forest_scorer import UnsupportedPipelineError
-from training.linear_scorer import LinearScorer
-from training.risk_factors import risk_factors
-from training.tabular_model import (
+from training.customers.forest_scorer import UnsupportedPipelineError
+from training.customers.linear_scorer import LinearScorer
+from training.customers.model import (
     CustomerModel,
     PipelineScorer,
     build_linear_pipeline,
     build_tabular_pipeline,
     typical_values,
 )
+from training.customers.risk_factors import risk_factors
+from training.customers.scorer import CustomerScorer
+from training.customers.tasks import ANSWERS, CHANNEL_PREFERENCE
 
 
 def _linear(task, features, frame, labels, **options) -> CustomerModel:

@@ -6,8 +6,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from training.labels import DataError
-from training.selection import Candidate, choose_candidates, select
+from training.common.labels import DataError
+from training.common.selection import Candidate, choose_candidates, select
 
 
 def informative(x):

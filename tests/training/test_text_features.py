@@ -1,4 +1,4 @@
-from training.text_features import char_view, normalize_text, tokenize, word_view
+from training.text.features import char_view, normalize_text, tokenize, word_view
 
 
 def test_normalize_folds_full_width_and_case_and_long_numbers():
@@ -40,7 +40,7 @@ def test_full_width_forms_fold_before_traditional_ones():
 
 
 def test_remembered_cuts_cut_each_text_once_and_only_inside_the_block(monkeypatch):
-    from training import text_features
+    from training.text import features as text_features
 
     cuts = []
     real_cut = text_features._cut

@@ -2,15 +2,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.text_model import (
+from training.text.model import (
     TEXT_VIEWS,
     AnalyzedText,
     TextClassifierModel,
     TextScorer,
     build_text_pipeline,
+    char_ngrams,
     word_ngrams,
 )
-from training.text_review import ReviewRule
+from training.text.review import ReviewRule
 
 PROBES = [
     "宽带又断网了，师傅什么时候上门",
@@ -68,6 +69,31 @@ def test_word_ngrams_are_scikit_learns():
     sklearn_ngrams = TfidfVectorizer(ngram_range=(1, 3))._word_ngrams(words)
     assert sorted(word_ngrams(words, 1, 3)) == sorted(sklearn_ngrams)
     assert word_ngrams(["x"], 1, 2) == ["x"] and word_ngrams([], 1, 2) == []
+
+
+def test_char_ngrams_are_scikit_learns():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    for chars in ["宽带又断网了", "5g", "x", ""]:
+        sklearn_ngrams = TfidfVectorizer(analyzer="char", ngram_range=(1, 3))._char_ngrams(chars)
+        assert sorted(char_ngrams(chars, 1, 3)) == sorted(sklearn_ngrams)
+
+
+def test_each_text_is_normalized_once_for_every_view(fitted, monkeypatch):
+    import training.text.features
+    import training.text.model
+
+    calls = []
+    normalize = training.text.features.normalize_text
+
+    def counted(text):
+        calls.append(text)
+        return normalize(text)
+
+    for module in (training.text.features, training.text.model):
+        monkeypatch.setattr(module, "normalize_text", counted)
+    TextScorer(fitted).predict_proba([AnalyzedText(text) for text in PROBES])
+    assert sorted(calls) == sorted(PROBES)
 
 
 def test_analyzed_texts_are_cut_once_and_shared_between_models(fitted, fitted_binary):

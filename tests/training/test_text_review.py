@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from training.text_review import ReviewRule, confidence_floor, evidence_words
+from training.text.review import ReviewRule, confidence_floor, evidence_words
 
 
 def _floor(confidence, correct, target):

@@ -2,8 +2,8 @@ import mlflow
 import pandas as pd
 import pytest
 
-from training.labels import DataError
-from training.text_data import HAM, SPAM, labelled_texts
+from training.common.labels import DataError
+from training.text.data import HAM, SPAM, labelled_texts
 
 
 def _logged(store, model_name):
@@ -116,7 +116,7 @@ def test_candidates_default_trains_the_one_model_of_before_without_a_search(
     tmp_path, demand_corpus
 ):
     from model_registry.store import MlflowStore
-    from training.text_trainer import SPAM_FILTER, train_text_model
+    from training.text.trainer import SPAM_FILTER, train_text_model
 
     store = MlflowStore.embedded(tmp_path / "mlflow")
     data = labelled_texts(

@@ -21,7 +21,7 @@ import numpy as np
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.preprocessing import LabelBinarizer
 
-from training.text_features import word_view
+from training.text.features import word_view
 
 DEFAULT_TARGET_PRECISION = 0.95
 # A word is evidence when it multiplies the odds of some class at least this much.

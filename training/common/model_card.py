@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from training.evaluation import ClassifierEvaluation
+from training.common.evaluation import ClassifierEvaluation
 
 
 def text_model_card(

@@ -1,7 +1,7 @@
 """The built-in Chinese demand corpus: customer demand texts per category, and spam.
 
 Texts read like hotline notes, web and app forms, SMS and survey answers: intents drawn from
-``training.demand_phrases`` with filled slots, a second category touched in about one demand
+``training.text.phrases`` with filled slots, a second category touched in about one demand
 text in four, fillers and emotion, paraphrases and typos, channel framing, a spread of lengths,
 and spam that borrows the operator's own vocabulary. As with human labelling, 3% of demand
 labels name another category and 4.5% of spam flags are wrong; ``generate_demands`` records that
@@ -19,7 +19,7 @@ from typing import TypeVar
 import numpy as np
 import pandas as pd
 
-from training.demand_phrases import (
+from training.text.phrases import (
     CATEGORY_INTENTS,
     CHANNELS,
     CUSTOMER_CONTEXT,

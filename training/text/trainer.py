@@ -17,14 +17,12 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
 
 from model_registry.store import MlflowStore
-from training.demand_corpus import generate_demands
-from training.evaluation import ClassifierEvaluation, evaluate_classifier
-from training.keyword_baseline import KeywordClassifier
-from training.model_card import text_model_card
-from training.plots import confusion_matrix_figure
-from training.progress import report, step
-from training.registration import log_and_register
-from training.selection import (
+from training.common.evaluation import ClassifierEvaluation, evaluate_classifier
+from training.common.model_card import text_model_card
+from training.common.plots import confusion_matrix_figure
+from training.common.progress import report, step
+from training.common.registration import log_and_register
+from training.common.selection import (
     ALL,
     SELECTION_FOLDS,
     Candidate,
@@ -33,9 +31,11 @@ from training.selection import (
     log_selection,
     select,
 )
-from training.text_data import LabelledTexts, labelled_texts, read_table
-from training.text_features import remembered_cuts
-from training.text_model import (
+from training.text.corpus import generate_demands
+from training.text.data import LabelledTexts, labelled_texts, read_table
+from training.text.features import remembered_cuts
+from training.text.keyword_baseline import KeywordClassifier
+from training.text.model import (
     CALIBRATION_FOLDS,
     DEFAULT_C,
     DEFAULT_VIEW,
@@ -46,7 +46,7 @@ from training.text_model import (
     build_text_pipeline,
     text_features,
 )
-from training.text_review import DEFAULT_TARGET_PRECISION, ReviewRule, learn_review_rule
+from training.text.review import DEFAULT_TARGET_PRECISION, ReviewRule, learn_review_rule
 
 EXPERIMENT = "text-models"
 BUILT_IN_ROWS = 6000

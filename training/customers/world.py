@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from training.customer_schema import (
+from training.customers.schema import (
     CALL_SHARE_COLUMNS,
     CATEGORICAL_COLUMNS,
     CHANNEL_CONTACT_COLUMNS,

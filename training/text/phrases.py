@@ -1,4 +1,4 @@
-"""Phrase tables for the built-in Chinese demand corpus (see ``training.demand_corpus``).
+"""Phrase tables for the built-in Chinese demand corpus (see ``training.text.corpus``).
 
 Everything here is data: slot fillers, the intents of each demand category (situations a
 customer describes and what they ask for), short vague texts, side mentions that make a text

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from training.customer_schema import CHANNEL_SLUGS, CONTENT_SLUGS
+from training.customers.schema import CHANNEL_SLUGS, CONTENT_SLUGS
 
 # Churn risk levels: upper bounds of the churn probability, documented in the README.
 CHURN_RISK_LEVELS = ((0.15, "低"), (0.35, "中"), (0.60, "高"), (1.0, "极高"))

@@ -1,7 +1,7 @@
 """The customer world's vocabulary and its columns: name, type, unit, meaning, share of blanks.
 
 ``COLUMNS`` is the one table of what a customer record holds; the generator
-(``training.customer_world``) draws its blanks from it, trainers pick features and labels from it,
+(``training.customers.world``) draws its blanks from it, trainers pick features and labels from it,
 and the table in docs/customer-world.md mirrors it (a test keeps the two in step).
 """
 

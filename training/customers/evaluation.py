@@ -20,14 +20,14 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-from training.customer_tasks import CHANNEL_LEVELS, channel_level
-from training.evaluation import evaluate_classifier
-from training.plots import (
+from training.common.evaluation import evaluate_classifier
+from training.common.plots import (
     calibration_figure,
     confusion_matrix_figure,
     level_share_figure,
     roc_figure,
 )
+from training.customers.tasks import CHANNEL_LEVELS, channel_level
 
 
 @dataclass

@@ -14,21 +14,11 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
 from model_registry.store import MlflowStore
-from training.customer_evaluation import (
-    OneFeatureRule,
-    TaskEvaluation,
-    evaluate_channels,
-    evaluate_churn,
-    evaluate_content,
-    evaluate_occupation,
-)
-from training.customer_schema import LABEL_COLUMNS
-from training.customer_tasks import ANSWERS, CustomerTask
-from training.labels import DataError, binary_labels, clean_labels
-from training.model_card import customer_model_card
-from training.progress import report, step
-from training.registration import log_and_register
-from training.selection import (
+from training.common.labels import DataError, binary_labels, clean_labels
+from training.common.model_card import customer_model_card
+from training.common.progress import report, step
+from training.common.registration import log_and_register
+from training.common.selection import (
     ALL,
     SELECTION_FOLDS,
     Candidate,
@@ -37,8 +27,16 @@ from training.selection import (
     log_selection,
     select,
 )
-from training.tabular_data import FeatureSpec, infer_features, read_customer_table
-from training.tabular_model import (
+from training.customers.data import FeatureSpec, infer_features, read_customer_table
+from training.customers.evaluation import (
+    OneFeatureRule,
+    TaskEvaluation,
+    evaluate_channels,
+    evaluate_churn,
+    evaluate_content,
+    evaluate_occupation,
+)
+from training.customers.model import (
     CustomerModel,
     boosted_trees,
     build_linear_pipeline,
@@ -47,6 +45,8 @@ from training.tabular_model import (
     linear_steps,
     typical_values,
 )
+from training.customers.schema import LABEL_COLUMNS
+from training.customers.tasks import ANSWERS, CustomerTask
 
 EXPERIMENT = "customer-models"
 BUILT_IN_CUSTOMERS = 40_000
@@ -339,7 +339,7 @@ def train_customer_task(
 ) -> CustomerTrainingOutcome:
     """Train ``task`` on ``data_file`` or, without one, on the built-in customer world."""
     if data_file is None:
-        from training.customer_world import generate_customers
+        from training.customers.world import generate_customers
 
         with step(f"generating the built-in customer world ({BUILT_IN_CUSTOMERS} customers)"):
             frame = generate_customers(BUILT_IN_CUSTOMERS, seed=0)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from training.labels import DataError, binary_labels, clean_labels
+from training.common.labels import DataError, binary_labels, clean_labels
 
 SPAM, HAM = "spam", "ham"
 MIN_CLASS_SIZE = 10  # calibration cross-validates in 5 folds after a 20% hold-out

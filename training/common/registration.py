@@ -12,7 +12,7 @@ import sklearn
 from mlflow.models import infer_signature
 
 # Shipped with every model (code_paths), so `mlflow models serve` and pyfunc users can load it.
-TRAINING_PACKAGE = Path(__file__).resolve().parent
+TRAINING_PACKAGE = Path(__file__).resolve().parents[1]
 
 
 def log_and_register(

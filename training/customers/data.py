@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from training.labels import DataError
+from training.common.labels import DataError
 
 MAX_CATEGORIES = 60  # more distinct values than this in a text column: an id or free text
 NUMERIC_SHARE = 0.95  # a column is numeric when this share of its non-blank values parse

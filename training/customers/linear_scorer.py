@@ -1,6 +1,6 @@
 """Score customers with the logistic-regression targets of customer models, in numpy.
 
-A logistic-regression pipeline (``training.tabular_model.build_linear_pipeline``) is a linear
+A logistic-regression pipeline (``training.customers.model.build_linear_pipeline``) is a linear
 function of the encoded row, and of each number's signed log, once its steps are folded
 together: the median imputation, the missing-value flags and the scaling become weights on a
 number, on its log and on its being blank, and a one-hot category becomes a table of weights
@@ -23,12 +23,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-from training.forest_scorer import (
+from training.customers.data import FeatureSpec, RecordEncoder, signed_log
+from training.customers.forest_scorer import (
     UnsupportedPipelineError,
     check_column_step,
     refuse_if_not_sklearns,
 )
-from training.tabular_data import FeatureSpec, RecordEncoder, signed_log
 
 PROBE_ROWS = 64
 

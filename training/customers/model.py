@@ -29,10 +29,10 @@ from sklearn.preprocessing import (
     StandardScaler,
 )
 
-from training.customer_scorer import CustomerScorer
-from training.forest_scorer import UnsupportedPipelineError
-from training.risk_factors import risk_factors
-from training.tabular_data import FeatureSpec, signed_log
+from training.customers.data import FeatureSpec, signed_log
+from training.customers.forest_scorer import UnsupportedPipelineError
+from training.customers.risk_factors import risk_factors
+from training.customers.scorer import CustomerScorer
 
 logger = logging.getLogger(__name__)
 Records = Sequence[Mapping[str, object]] | pd.DataFrame

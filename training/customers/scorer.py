@@ -10,10 +10,10 @@ from typing import Any, Protocol
 import numpy as np
 from sklearn.pipeline import Pipeline
 
-from training.forest_scorer import ForestScorer, UnsupportedPipelineError
-from training.linear_scorer import LinearScorer, is_linear_pipeline
-from training.risk_factors import risk_factors
-from training.tabular_data import FeatureSpec, RecordEncoder
+from training.customers.data import FeatureSpec, RecordEncoder
+from training.customers.forest_scorer import ForestScorer, UnsupportedPipelineError
+from training.customers.linear_scorer import LinearScorer, is_linear_pipeline
+from training.customers.risk_factors import risk_factors
 
 
 class _Model(Protocol):

@@ -13,7 +13,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.feature_selection import chi2
 
-from training.text_features import word_view
+from training.text.features import word_view
 
 
 class KeywordClassifier(ClassifierMixin, BaseEstimator):

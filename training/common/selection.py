@@ -19,8 +19,8 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
-from training.labels import DataError
-from training.plots import selection_figure
+from training.common.labels import DataError
+from training.common.plots import selection_figure
 
 # Three folds tell the candidates apart where they differ (their scores' spread across folds
 # is in every table); five would cost two thirds more, and the six default models must train

@@ -20,8 +20,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
-from training.text_features import char_view, normalize_text, tokenize, word_view
-from training.text_review import ReviewRule
+from training.text.features import char_text, char_view, normalize_text, tokenize
+from training.text.review import ReviewRule
 
 # The feature views a text model may read; each is searched with a few SVM strengths.
 TEXT_VIEWS = ("words+chars", "chars", "words")
@@ -80,18 +80,26 @@ class AnalyzedText:
     """A text, its jieba words and its terms per analysis, cut once however many models read
     them."""
 
-    __slots__ = ("text", "_words", "_terms")
+    __slots__ = ("text", "_normalized", "_words", "_terms")
 
     def __init__(self, text: str):
         self.text = text
+        self._normalized: str | None = None
         self._words: list[str] | None = None
         self._terms: dict[str, list[str]] = {}
+
+    @property
+    def normalized(self) -> str:
+        """The text as every feature view reads it (``normalize_text``)."""
+        if self._normalized is None:
+            self._normalized = normalize_text(self.text)
+        return self._normalized
 
     @property
     def words(self) -> list[str]:
         """The jieba words of the normalized text (what word n-grams and evidence read)."""
         if self._words is None:
-            self._words = word_view(self.text)
+            self._words = tokenize(self.normalized)
         return self._words
 
     def terms(self, block: _FeatureBlock) -> list[str]:
@@ -183,17 +191,27 @@ def _feature_blocks(features: FeatureUnion, coef: np.ndarray) -> list[_FeatureBl
 
 
 def _analyzer(vectorizer: TfidfVectorizer) -> Callable[[AnalyzedText], list[str]]:
-    """How ``vectorizer`` cuts a text; word n-grams from the text's shared jieba words."""
+    """How ``vectorizer`` cuts a text: our own views from the text's shared normalization and
+    jieba words, any other through scikit-learn."""
     params = vectorizer.get_params()
-    if (params["analyzer"], params["preprocessor"], params["tokenizer"]) == (
-        "word",
-        normalize_text,
-        tokenize,
-    ) and params["stop_words"] is None:
-        low, high = params["ngram_range"]
+    low, high = params["ngram_range"]
+    view = (params["analyzer"], params["preprocessor"], params["tokenizer"], params["stop_words"])
+    if view == ("word", normalize_text, tokenize, None):
         return lambda text: word_ngrams(text.words, low, high)
+    if view == ("char", char_view, None, None):
+        return lambda text: char_ngrams(char_text(text.normalized), low, high)
     analyze = vectorizer.build_analyzer()
     return lambda text: analyze(text.text)
+
+
+def char_ngrams(chars: str, low: int, high: int) -> list[str]:
+    """The ``low``- to ``high``-character n-grams of ``chars``, as scikit-learn's "char"
+    analyzer takes them from a text without whitespace."""
+    return [
+        chars[start : start + n]
+        for n in range(low, min(high, len(chars)) + 1)
+        for start in range(len(chars) - n + 1)
+    ]
 
 
 def word_ngrams(words: list[str], low: int, high: int) -> list[str]:

@@ -9,9 +9,9 @@ from pathlib import Path
 import mlflow.pyfunc
 import pandas as pd
 
-from training.labels import DataError
-from training.progress import report
-from training.text_model import TextClassifierModel
+from training.common.labels import DataError
+from training.common.progress import report
+from training.text.model import TextClassifierModel
 
 CHUNK_ROWS = 20_000
 

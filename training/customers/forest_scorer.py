@@ -10,7 +10,7 @@ How:
 
 1. Encoding. A record becomes the row the pipeline's ColumnTransformer would give: numbers as
    floats, categories as their position in the FeatureSpec (NaN when blank or unseen). The
-   per-value rules are ``training.tabular_data``'s, so serving and training agree.
+   per-value rules are ``training.customers.data``'s, so serving and training agree.
 2. Flattening. Every tree of every target is copied into a few flat arrays, renumbered so that
    a node's two children sit side by side: ``next = child + (value <= threshold)``. A missing
    value must follow ``missing_go_to_left``; each row is therefore widened with a second copy
@@ -43,7 +43,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OrdinalEncoder
 
-from training.tabular_data import FeatureSpec, RecordEncoder
+from training.customers.data import FeatureSpec, RecordEncoder
 
 Records = Sequence[Mapping[str, Any]] | pd.DataFrame
 TOLERANCE = 1e-9  # the self-check's largest allowed difference from sklearn's probabilities
