@@ -113,15 +113,19 @@ def fit_target(
             rows, train_size=SELECTION_ROWS, stratify=labels, random_state=seed
         )
     searched = Pipeline([("columns", column_step(features)), ("model", boosted_trees(features))])
-    selection = select(
-        searched,
-        candidates,
-        frame.iloc[rows],
-        labels[rows],
-        scoring="f1_macro" if multiclass else "roc_auc",
-        seed=seed,
-        n_jobs=SELECTION_JOBS,
-    )
+    with step(
+        f"choosing among {len(candidates)} candidates by {SELECTION_FOLDS}-fold "
+        f"cross-validation on {len(rows)} customers"
+    ):
+        selection = select(
+            searched,
+            candidates,
+            frame.iloc[rows],
+            labels[rows],
+            scoring="f1_macro" if multiclass else "roc_auc",
+            seed=seed,
+            n_jobs=SELECTION_JOBS,
+        )
     winner = next(c for c in candidates if c.label == selection.winner["candidate"])
     if winner.family == "trees":
         pipeline = build_tabular_pipeline(features, seed=seed)
@@ -194,7 +198,7 @@ def train_customer_model(
     pipelines, selections = {}, {}
     train = data.frame.iloc[train_rows]
     for target, labels in data.labels.items():
-        report(f"{target}: choosing among {len(chosen)} candidates by cross-validation")
+        report(f"{target}:")
         pipelines[target], selections[target] = fit_target(
             chosen,
             data.features,
