@@ -1,13 +1,50 @@
-"""Model versions registered before training/ was split pickled the old flat module names."""
+"""training/ in three packages: no module imports itself back, and the flat module names that
+model versions registered before the split pickled still load."""
 
+import ast
 import importlib
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import training
 from training import MOVED_MODULES
 from training.text.model import TextClassifierModel, build_text_pipeline
+
+
+def _imports_of_each_module() -> dict[str, set[str]]:
+    root = Path(training.__file__).parent
+    graph = {}
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        graph[module] = {
+            node.module
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("training.")
+        }
+    return graph
+
+
+def test_no_training_module_imports_itself_back_through_others():
+    graph = _imports_of_each_module()
+    assert {"training.text.model", "training.customers.forest_scorer"} <= graph.keys()
+    finished, path = set(), []
+
+    def visit(module):
+        assert module not in path, f"import circle: {' -> '.join([*path, module])}"
+        if module in finished:
+            return
+        path.append(module)
+        for imported in graph.get(module, ()):
+            visit(imported)
+        path.pop()
+        finished.add(module)
+
+    for module in graph:
+        visit(module)
 
 
 @pytest.mark.parametrize("old, new", sorted(MOVED_MODULES.items()))
