@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from training.customers.forest_scorer import UnsupportedPipelineError
 from training.customers.model import CustomerModel
 from training.customers.scorer import CustomerScorer
 from training.text.model import AnalyzedText, TextClassifierModel, TextScorer
+
+logger = logging.getLogger(__name__)
 
 TEXT_MODELS = ("demand-classifier", "spam-filter")
 CUSTOMER_MODELS = ("churn", "channel-preference", "occupation", "content-preference")
@@ -117,7 +120,9 @@ def joint_scorer(models: Sequence[ServedCustomerModel]) -> CustomerScorer | None
         return cached[1]
     try:
         scorer = CustomerScorer.from_models(*(served.model for served in models))
-    except UnsupportedPipelineError:
+    except UnsupportedPipelineError as error:
+        names = ", ".join(f"{served.name} {served.version}" for served in models)
+        logger.warning("%s cannot share one scorer (%s); each model scores alone", names, error)
         scorer = None
     if len(_JOINT) >= 4:
         _JOINT.pop(next(iter(_JOINT)))

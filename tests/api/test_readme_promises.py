@@ -306,6 +306,7 @@ def test_customer_scoring_falls_back_to_the_sklearn_pipelines_and_says_so_once(
     ):
         monkeypatch.setattr(owner, method, _a_millionth_off(getattr(owner, method)))
     caplog.set_level(logging.WARNING, logger="training.customers.model")
+    caplog.set_level(logging.WARNING, logger="app.services.served_models")
     records = [_features(customer_world, row) for row in range(100, 106)]
     body = {"customers": [{"features": record} for record in records]}
     settings = settings_for(
@@ -315,6 +316,7 @@ def test_customer_scoring_falls_back_to_the_sklearn_pipelines_and_says_so_once(
         wait_until_ready(api)
         serving = api.app.state.catalog.serving(PRODUCTION)
         logged_at_load = _fallback_lines(caplog)
+        joint_lines_at_load = _joint_lines(caplog)
         answers = [api.post(SCORE, json=body) for _ in range(3)]
         one_by_one = [api.post(SCORE, json={"customers": [c]}) for c in body["customers"][:2]]
 
@@ -341,6 +343,10 @@ def test_customer_scoring_falls_back_to_the_sklearn_pipelines_and_says_so_once(
         first_target = next(iter(model.pipelines))
         assert sum(f": {first_target}: " in line for line in lines) == 1
         assert all("scored differently from sklearn" in line for line in lines)
+    # And one line for the joint scorer the four could not share.
+    assert _joint_lines(caplog) == joint_lines_at_load
+    assert len(joint_lines_at_load) == 1, joint_lines_at_load
+    assert all(name in joint_lines_at_load[0] for name in CUSTOMERS)
 
 
 def _a_millionth_off(probabilities):
@@ -348,6 +354,14 @@ def _a_millionth_off(probabilities):
         return {target: p + 1e-6 for target, p in probabilities(*args, **options).items()}
 
     return off
+
+
+def _joint_lines(caplog) -> list[str]:
+    return [
+        record.getMessage()
+        for record in caplog.records
+        if record.getMessage().endswith("each model scores alone")
+    ]
 
 
 def _fallback_lines(caplog) -> list[str]:
