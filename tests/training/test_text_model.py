@@ -42,6 +42,14 @@ def test_scorer_gives_the_pipelines_own_probabilities(fitted, demand_corpus):
     assert TextScorer(fitted).classes == [str(c) for c in fitted.classes_]
 
 
+def test_a_batch_scores_each_text_as_it_scores_alone(fitted, fitted_binary):
+    for pipeline in (fitted, fitted_binary):
+        scorer = TextScorer(pipeline)
+        alone = np.vstack([scorer.predict_proba([text]) for text in PROBES])
+        np.testing.assert_allclose(scorer.predict_proba(PROBES), alone, atol=1e-12)
+        assert scorer.predict_proba([]).shape == (0, len(scorer.classes))
+
+
 def test_scorer_matches_a_binary_pipeline_too(fitted_binary, demand_corpus):
     texts = PROBES + demand_corpus["text"].head(100).tolist()
     np.testing.assert_allclose(
@@ -104,6 +112,23 @@ def test_analyzed_texts_are_cut_once_and_shared_between_models(fitted, fitted_bi
     assert [dict(text._terms) for text in analyzed] == cut  # nothing cut a second time
     np.testing.assert_allclose(demand, fitted.predict_proba(PROBES), atol=1e-9)
     np.testing.assert_allclose(spam, fitted_binary.predict_proba(PROBES), atol=1e-9)
+
+
+def test_a_character_model_answers_and_reviews_without_cutting_words(demand_corpus, monkeypatch):
+    import training.text.features
+
+    demands = demand_corpus.dropna(subset=["category"]).head(1500)
+    pipeline = build_text_pipeline(view="chars", calibration_folds=2)
+    pipeline.fit(demands["text"].tolist(), demands["category"].tolist())
+    rule = ReviewRule(0.0, 0.95, 1.0, 1.0, frozenset({"宽带"}))
+    model = TextClassifierModel(pipeline, text_column="text", review=rule)
+
+    def no_jieba(text):
+        raise AssertionError(f"jieba cut {text!r}")
+
+    monkeypatch.setattr(training.text.features, "_cut", no_jieba)
+    answers = model.predict(None, pd.DataFrame({"text": ["宽带又断网了", "你好", "12345"]}))
+    assert list(answers["needs_review"]) == [False, True, True]
 
 
 def test_pyfunc_answers_one_row_per_text(fitted):

@@ -5,6 +5,8 @@ import math
 import numpy as np
 import pytest
 
+from training.text.features import evidence_terms
+from training.text.model import AnalyzedText
 from training.text.review import ReviewRule, confidence_floor, evidence_words
 
 
@@ -41,10 +43,28 @@ def _rule(min_confidence=0.8, words=("宽带",)):
 
 def test_an_answer_needs_review_below_the_floor_or_without_evidence():
     rule = _rule()
-    assert not rule.needs_review(0.8, ["宽带", "断"])
-    assert rule.needs_review(0.7999, ["宽带", "断"])
-    assert rule.needs_review(0.99, ["你好"])
-    assert rule.needs_review(0.99, [])
+    assert rule.confident(0.8) and not rule.confident(0.7999)
+    assert rule.has_evidence(["宽带", "断"])
+    assert not rule.has_evidence(["你好"]) and not rule.has_evidence([])
+
+
+def test_evidence_terms_keep_latin_runs_whole_and_cut_chinese_into_bigrams_and_trigrams():
+    assert evidence_terms("5g信号不好,my app登录") == [
+        *("5g", "信号", "号不", "不好", "信号不", "号不好"),
+        *("my", "app", "登录"),
+    ]
+    assert evidence_terms("好!") == ["好"] and evidence_terms("。。。") == []
+
+
+def test_a_rule_learned_before_evidence_terms_reads_jieba_words():
+    rule = _rule()
+    assert rule.evidence_cut == "terms"
+    older = ReviewRule.__new__(ReviewRule)
+    older.__setstate__({k: v for k, v in vars(rule).items() if k != "evidence_cut"})
+    assert older.evidence_cut == "jieba" and older.evidence_words == rule.evidence_words
+    text = AnalyzedText("宽带又断网了")
+    assert text.evidence("jieba") == text.words and "宽带" in text.words
+    assert text.evidence("terms") == evidence_terms(text.normalized)
 
 
 def test_evidence_is_a_word_tied_to_a_class_never_a_greeting_all_share_nor_a_number():

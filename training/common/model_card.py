@@ -44,7 +44,8 @@ on the training split only: {params["chosen_because"]}.
 below {params["review_below_confidence"]:.4f} (out of fold on the training split, the answers
 at or above it were at least {params["target_precision"]:.0%} right, and they were
 {review["review.out_of_fold_coverage"]:.1%} of all answers), or when the text holds none of
-the {params["evidence_words"]} words the training data ties to a class. On the held-out split
+the {params["evidence_words"]} terms the training data ties to a class (runs of Latin letters,
+character bigrams and trigrams of Chinese). On the held-out split
 {review["review.held_out_coverage"]:.1%} of the answers needed no review, and
 {review["review.held_out_precision"]:.3f} of those were right.
 

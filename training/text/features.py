@@ -20,6 +20,8 @@ jieba.setLogLevel(60)  # jieba prints its dictionary-loading chatter at INFO lev
 
 _SEPARATORS = re.compile(r"[\s\W_]+", re.UNICODE)
 _LONG_NUMBERS = re.compile(r"\d{3,}")
+# In a normalized (lower-case) text: a run of Latin letters and digits, or a run of other letters.
+_RUNS = re.compile(r"[a-z0-9]+|[^\W\d_a-z]+")
 
 
 def normalize_text(text: str) -> str:
@@ -76,6 +78,28 @@ def remembered_cuts() -> Iterator[None]:
 def char_text(text: str) -> str:
     """The text with punctuation and whitespace squeezed out, for character n-grams."""
     return _SEPARATORS.sub("", text)
+
+
+def evidence_terms(normalized: str) -> list[str]:
+    """The terms the review rule's evidence check reads in a normalized text, without a
+    dictionary: each run of Latin letters and digits whole ("5g", "app", "hello"), and each run
+    of other letters (Chinese) as its character bigrams and trigrams, or whole when it is one
+    character. About twenty times cheaper than jieba, so a model that reads character n-grams
+    needs no jieba on the request path."""
+    terms = []
+    for run in _RUNS.findall(normalized):
+        if run.isascii() or len(run) == 1:
+            terms.append(run)
+        else:
+            terms.extend(
+                run[start : start + n] for n in (2, 3) for start in range(len(run) - n + 1)
+            )
+    return terms
+
+
+def evidence_view(text: str) -> list[str]:
+    """``evidence_terms`` of a raw text (training reads texts as given)."""
+    return evidence_terms(normalize_text(text))
 
 
 def word_view(text: str) -> list[str]:

@@ -8,7 +8,6 @@ coefficients and calibrators, and the tests hold it to the pipeline's own probab
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -20,7 +19,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
-from training.text.features import char_text, char_view, normalize_text, tokenize
+from training.text.features import char_text, char_view, evidence_terms, normalize_text, tokenize
 from training.text.review import ReviewRule
 
 # The feature views a text model may read; each is searched with a few SVM strengths.
@@ -80,12 +79,13 @@ class AnalyzedText:
     """A text, its jieba words and its terms per analysis, cut once however many models read
     them."""
 
-    __slots__ = ("text", "_normalized", "_words", "_terms")
+    __slots__ = ("text", "_normalized", "_words", "_evidence", "_terms")
 
     def __init__(self, text: str):
         self.text = text
         self._normalized: str | None = None
         self._words: list[str] | None = None
+        self._evidence: list[str] | None = None
         self._terms: dict[str, list[str]] = {}
 
     @property
@@ -97,10 +97,19 @@ class AnalyzedText:
 
     @property
     def words(self) -> list[str]:
-        """The jieba words of the normalized text (what word n-grams and evidence read)."""
+        """The jieba words of the normalized text (what word n-grams read)."""
         if self._words is None:
             self._words = tokenize(self.normalized)
         return self._words
+
+    def evidence(self, cut: str) -> list[str]:
+        """The terms a review rule's evidence check reads: ``evidence_terms``, or for an older
+        rule (``cut == "jieba"``) the jieba words."""
+        if cut == "jieba":
+            return self.words
+        if self._evidence is None:
+            self._evidence = evidence_terms(self.normalized)
+        return self._evidence
 
     def terms(self, block: _FeatureBlock) -> list[str]:
         found = self._terms.get(block.analysis)
@@ -119,16 +128,28 @@ class _FeatureBlock:
     idf: np.ndarray
     coef: np.ndarray  # (columns of this block, decision functions)
 
-    def decision(self, text: AnalyzedText) -> np.ndarray | float:
-        """This block's share of the SVM decision values: its L2-normalized TF-IDF times coef."""
-        vocabulary = self.vocabulary
-        found = [c for term in text.terms(self) if (c := vocabulary.get(term)) is not None]
-        if not found:
-            return 0.0
-        columns, counts = np.unique(found, return_counts=True)
+    def decisions(self, texts: Sequence[AnalyzedText]) -> np.ndarray:
+        """This block's share of the SVM decision values, one row per text: the batch's
+        L2-normalized TF-IDF rows times coef, computed for all the texts at once."""
+        vocabulary, width = self.vocabulary, len(self.idf)
+        cells = []  # row * width + column, once per occurrence of a known term
+        for row, text in enumerate(texts):
+            first = row * width
+            cells.extend(
+                first + column
+                for term in text.terms(self)
+                if (column := vocabulary.get(term)) is not None
+            )
+        decisions = np.zeros((len(texts), self.coef.shape[1]))
+        if not cells:
+            return decisions
+        cells, counts = np.unique(np.asarray(cells, dtype=np.int64), return_counts=True)
+        rows, columns = np.divmod(cells, width)
         values = (1.0 + np.log(counts)) * self.idf[columns]  # sublinear tf
-        values /= math.sqrt(values @ values)
-        return values @ self.coef[columns]
+        values /= np.sqrt(np.bincount(rows, weights=values * values))[rows]
+        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])  # cells come sorted by row
+        decisions[rows[starts]] = np.add.reduceat(values[:, None] * self.coef[columns], starts)
+        return decisions
 
 
 class TextScorer:
@@ -151,21 +172,19 @@ class TextScorer:
 
         Pass ``AnalyzedText`` objects to share the cutting of a text between models.
         """
-        return np.vstack([self.calibrated(self._decision(_analyzed(text))) for text in texts])
+        analyzed = [_analyzed(text) for text in texts]
+        decisions = self._intercept + sum(block.decisions(analyzed) for block in self._blocks)
+        return self.calibrated(decisions)
 
-    def _decision(self, text: AnalyzedText) -> np.ndarray:
-        return self._intercept + sum(block.decision(text) for block in self._blocks)
-
-    def calibrated(self, decision: np.ndarray) -> np.ndarray:
-        """The probabilities this model's calibrators give SVM decision values (one text's:
-        one per class, or one for two classes)."""
-        calibrated = 1.0 / (1.0 + np.exp(self._slope * decision + self._offset))
+    def calibrated(self, decisions: np.ndarray) -> np.ndarray:
+        """The probabilities this model's calibrators give SVM decision values, one row per
+        text (one value per class, or one for two classes)."""
+        calibrated = 1.0 / (1.0 + np.exp(self._slope * decisions + self._offset))
         if len(self.classes) == 2:
-            return np.array([1.0 - calibrated[0], calibrated[0]])
-        total = calibrated.sum()
-        if total == 0:
-            return np.full(len(self.classes), 1.0 / len(self.classes))
-        return calibrated / total
+            return np.column_stack([1.0 - calibrated[:, 0], calibrated[:, 0]])
+        totals = calibrated.sum(axis=1, keepdims=True)
+        uniform = np.full_like(calibrated, 1.0 / len(self.classes))
+        return np.divide(calibrated, totals, out=uniform, where=totals > 0)
 
 
 def _analyzed(text: str | AnalyzedText) -> AnalyzedText:
@@ -263,8 +282,14 @@ class TextClassifierModel(mlflow.pyfunc.PythonModel):
         )
 
     def needs_review(self, confidence: float, text: AnalyzedText) -> bool:
-        """Whether a person should look at this answer (never, for a model without a rule)."""
-        return self.review is not None and self.review.needs_review(confidence, text.words)
+        """Whether a person should look at this answer (never, for a model without a rule):
+        too little confidence, or no evidence in the text (looked for only when confident)."""
+        review = self.review
+        if review is None:
+            return False
+        return not review.confident(confidence) or not review.has_evidence(
+            text.evidence(review.evidence_cut)
+        )
 
     def confident(self, confidence: float) -> bool:
         """Whether an answer this confident is reliable, whatever the text holds."""

@@ -6,9 +6,11 @@ both learned from the training split only:
 - **confidence**: out-of-fold predictions show how precise the answers are at each
   confidence; below the lowest confidence at which the answers above it are still at least
   ``target_precision`` right, an answer needs review;
-- **evidence**: a text none of whose words the training split ties to a class (only digits, a
+- **evidence**: a text none of whose terms the training split ties to a class (only digits, a
   greeting every class shares, another language) needs review however confident the model
-  looks, since its answer then only echoes the class priors.
+  looks, since its answer then only echoes the class priors. The terms are
+  ``features.evidence_terms`` (runs of Latin letters whole, character bigrams and trigrams of
+  Chinese); rules learned before them read jieba words (``evidence_cut = "jieba"``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import numpy as np
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.preprocessing import LabelBinarizer
 
-from training.text.features import word_view
+from training.text.features import evidence_view
 
 DEFAULT_TARGET_PRECISION = 0.95
 # A word is evidence when it multiplies the odds of some class at least this much.
@@ -36,16 +38,18 @@ class ReviewRule:
     target_precision: float
     coverage: float  # share of the out-of-fold answers at or above ``min_confidence``
     precision: float  # how many of those were right (nan when none)
-    evidence_words: frozenset[str]
-
-    def needs_review(self, confidence: float, words: Iterable[str]) -> bool:
-        return not self.confident(confidence) or not self.has_evidence(words)
+    evidence_words: frozenset[str]  # the evidence terms (jieba words for an older rule)
+    evidence_cut: str = "terms"  # "terms": features.evidence_terms; "jieba": jieba words
 
     def confident(self, confidence: float) -> bool:
         return confidence >= self.min_confidence
 
-    def has_evidence(self, words: Iterable[str]) -> bool:
-        return not self.evidence_words.isdisjoint(words)
+    def has_evidence(self, terms: Iterable[str]) -> bool:
+        return not self.evidence_words.isdisjoint(terms)
+
+    def __setstate__(self, state: dict) -> None:
+        # Rules pickled before ``evidence_cut`` existed read jieba words.
+        object.__setattr__(self, "__dict__", {"evidence_cut": "jieba", **state})
 
 
 def learn_review_rule(
@@ -92,10 +96,10 @@ def confidence_floor(
 
 
 def evidence_words(texts: Sequence[str], labels: Sequence[str]) -> frozenset[str]:
-    """The words the training split ties to a class: with 95% confidence, a text holding the
-    word has at least ``EVIDENCE_ODDS_RATIO`` times the odds of some class. A bare number is
+    """The terms the training split ties to a class: with 95% confidence, a text holding the
+    term has at least ``EVIDENCE_ODDS_RATIO`` times the odds of some class. A bare number is
     never evidence, whatever it is tied to."""
-    presence = CountVectorizer(analyzer=word_view, binary=True, min_df=2)
+    presence = CountVectorizer(analyzer=evidence_view, binary=True, min_df=2)
     has_word = presence.fit_transform(texts).tocsc().astype(float)
     in_class = LabelBinarizer().fit_transform(labels).astype(float)
     if in_class.shape[1] == 1:  # two classes come as one column

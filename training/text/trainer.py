@@ -228,7 +228,7 @@ def _review_rule(
     folds = StratifiedKFold(CALIBRATION_FOLDS, shuffle=True, random_state=seed)
     svm = _uncalibrated(settings["view"], settings["svm_c"])
     decisions = cross_val_predict(svm, texts, labels, cv=folds, method="decision_function")
-    out_of_fold = np.vstack([scorer.calibrated(np.atleast_1d(row)) for row in decisions])
+    out_of_fold = scorer.calibrated(decisions.reshape(len(decisions), -1))
     return learn_review_rule(
         texts, labels, out_of_fold, scorer.classes, target_precision=target_precision
     )
