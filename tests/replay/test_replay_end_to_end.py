@@ -31,7 +31,13 @@ from tests.serving import free_port
 
 
 @pytest.fixture
-def staging_server(staged_store, replay_env) -> Iterator[str]:
+def replay_key(replay_env) -> str:
+    """An admin key, made before the staging server starts: a server reads the keys at start."""
+    return admin_secret(replay_env)
+
+
+@pytest.fixture
+def staging_server(staged_store, replay_env, replay_key) -> Iterator[str]:
     """A staging deployment (INSIGHT_MODEL_ALIAS=staging) under uvicorn, on a thread."""
     settings = settings_for(
         staged_store, served_models=SERVED, model_alias="staging", capture_enabled=False
@@ -51,7 +57,7 @@ def staging_server(staged_store, replay_env) -> Iterator[str]:
 
 
 def test_replay_over_http_finds_what_the_staged_models_say(
-    staging_server, replay_env, production_traffic, staged_store, tmp_path
+    staging_server, replay_key, replay_env, production_traffic, staged_store, tmp_path
 ):
     insert_captures(replay_env, production_traffic.captures)
     demand_flips, _agree = expected_demand(production_traffic, staged_store)
@@ -63,7 +69,7 @@ def test_replay_over_http_finds_what_the_staged_models_say(
             "--base-url",
             staging_server,
             "--api-key",
-            admin_secret(replay_env),
+            replay_key,
             "--endpoint",
             "/v1/demands/classify",
             "--report",
