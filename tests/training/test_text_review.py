@@ -63,8 +63,8 @@ def test_a_rule_learned_before_evidence_terms_reads_jieba_words():
     older.__setstate__({k: v for k, v in vars(rule).items() if k != "evidence_cut"})
     assert older.evidence_cut == "jieba" and older.evidence_words == rule.evidence_words
     text = AnalyzedText("宽带又断网了")
-    assert text.evidence("jieba") == text.words and "宽带" in text.words
-    assert text.evidence("terms") == evidence_terms(text.normalized)
+    assert older.terms_of(text) == text.words and "宽带" in text.words
+    assert rule.terms_of(text) == evidence_terms(text.normalized)
 
 
 def test_evidence_is_a_word_tied_to_a_class_never_a_greeting_all_share_nor_a_number():

@@ -53,14 +53,14 @@ class Selection:
     def reason(self) -> str:
         """Why the winner won, in a sentence for the model card."""
         best = self.winner
-        said = (
-            f"{best['candidate']} had the best mean {self.folds}-fold {self.scoring} on the "
-            f"training split ({best['score']:.4f} ± {best['score_std']:.4f})"
-        )
         if len(self.table) == 1:
             return f"{best['candidate']} was the only candidate"
         runner_up = self.table.iloc[1]
-        return f"{said}; next was {runner_up['candidate']} ({runner_up['score']:.4f})"
+        return (
+            f"{best['candidate']} had the best mean {self.folds}-fold {self.scoring} on the "
+            f"training split ({best['score']:.4f} ± {best['score_std']:.4f}); next was "
+            f"{runner_up['candidate']} ({runner_up['score']:.4f})"
+        )
 
     def markdown(self) -> str:
         """The table for a model card."""

@@ -102,11 +102,9 @@ class AnalyzedText:
             self._words = tokenize(self.normalized)
         return self._words
 
-    def evidence(self, cut: str) -> list[str]:
-        """The terms a review rule's evidence check reads: ``evidence_terms``, or for an older
-        rule (``cut == "jieba"``) the jieba words."""
-        if cut == "jieba":
-            return self.words
+    @property
+    def evidence_terms(self) -> list[str]:
+        """The dictionary-free terms a review rule's evidence check reads (``evidence_terms``)."""
         if self._evidence is None:
             self._evidence = evidence_terms(self.normalized)
         return self._evidence
@@ -147,7 +145,7 @@ class _FeatureBlock:
         rows, columns = np.divmod(cells, width)
         values = (1.0 + np.log(counts)) * self.idf[columns]  # sublinear tf
         values /= np.sqrt(np.bincount(rows, weights=values * values))[rows]
-        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])  # cells come sorted by row
+        starts = np.flatnonzero(np.diff(rows, prepend=-1))  # cells come sorted by row
         decisions[rows[starts]] = np.add.reduceat(values[:, None] * self.coef[columns], starts)
         return decisions
 
@@ -287,9 +285,7 @@ class TextClassifierModel(mlflow.pyfunc.PythonModel):
         review = self.review
         if review is None:
             return False
-        return not review.confident(confidence) or not review.has_evidence(
-            text.evidence(review.evidence_cut)
-        )
+        return not review.confident(confidence) or not review.has_evidence(review.terms_of(text))
 
     def confident(self, confidence: float) -> bool:
         """Whether an answer this confident is reliable, whatever the text holds."""

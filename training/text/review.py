@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from sklearn.feature_extraction.text import CountVectorizer
@@ -28,6 +29,16 @@ from training.text.features import evidence_view
 DEFAULT_TARGET_PRECISION = 0.95
 # A word is evidence when it multiplies the odds of some class at least this much.
 EVIDENCE_ODDS_RATIO = 2.0
+
+
+class CutText(Protocol):
+    """A text cut both ways a rule may read it (``model.AnalyzedText``)."""
+
+    @property
+    def words(self) -> list[str]: ...
+
+    @property
+    def evidence_terms(self) -> list[str]: ...
 
 
 @dataclass(frozen=True)
@@ -46,6 +57,10 @@ class ReviewRule:
 
     def has_evidence(self, terms: Iterable[str]) -> bool:
         return not self.evidence_words.isdisjoint(terms)
+
+    def terms_of(self, text: CutText) -> list[str]:
+        """The terms of ``text`` this rule looks for evidence among."""
+        return text.words if self.evidence_cut == "jieba" else text.evidence_terms
 
     def __setstate__(self, state: dict) -> None:
         # Rules pickled before ``evidence_cut`` existed read jieba words.
