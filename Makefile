@@ -27,9 +27,10 @@ test: install ## set up, then run the whole test suite, on SQLite and on the loc
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
+	sh scripts/ensure-java
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,spark]'
 	touch $@
 
 models: $(DATA)/models.ready ## train and promote all six models (once; delete the stamp to redo)

@@ -188,37 +188,90 @@ for _name in ("churn", "channel-preference", "occupation", "content-preference")
 
 
 @main.command()
-@click.argument("model_name")
+@click.argument("model_names", nargs=-1)
 @click.option(
     "--data",
-    "data_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    required=True,
-    help="CSV (or Parquet, for customer models) to predict.",
+    type=click.Path(exists=True, path_type=Path),
+    help="A Parquet or CSV file, or a folder of them (UTF-8 or GB18030 CSV).",
 )
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--from-db", is_flag=True, help="Score the customers of the app database.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="A new folder, or the folder of an earlier run of the same job to finish it.",
+)
+@click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]), default="parquet")
+@click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Local engine: processes (default: one per core).",
+)
+@click.option(
+    "--spark-master", default=None, help="Spark engine: the master URL (default: local[*])."
+)
 @click.option("--text-column", default="text", show_default=True, help="For text models.")
-@click.option("--id-column", default=None, help="For customer models: copied into the output.")
+@click.option(
+    "--id-column",
+    default=None,
+    help="Copied into the answers (default: customer_id, when the table has it).",
+)
 @click.option("--alias", default=None, help="Registry alias to use (default: production).")
-@click.option("--version", default=None, help="A version number instead of an alias.")
+@click.option("--version", default=None, help="A version number instead of an alias (one model).")
 @click.pass_context
-def predict(context, model_name, data_file, out, text_column, id_column, alias, version) -> None:
-    """Batch-predict a table with a registered model and write the answers as CSV."""
-    from model_registry.registry import resolve_version
-    from training.common.batch_prediction import predict_file
+def predict(
+    context,
+    model_names,
+    data,
+    from_db,
+    out,
+    fmt,
+    engine,
+    workers,
+    spark_master,
+    text_column,
+    id_column,
+    alias,
+    version,
+) -> None:
+    """Score a table with registered models (all four customer models by default) into a
+    folder of Parquet (or CSV) answer files, one column per answer, with each model's version;
+    bad rows are skipped and listed in OUT/_bad_rows.csv."""
+    from app.batch import predict as batch
+    from app.batch.job import JobFolder
+    from app.batch.sources import customer_pages
 
     if alias and version:
         raise click.UsageError("give --alias or --version, not both")
-    client = _settings(context).mlflow_store().activate()
-    chosen = resolve_version(client, model_name, alias=alias, version=version)
-    rows = predict_file(
-        f"models:/{model_name}/{chosen.version}",
-        data=data_file,
-        out=out,
-        text_column=text_column,
-        id_column=id_column,
-    )
-    click.echo(f"wrote {rows} predictions from {model_name} version {chosen.version} to {out}")
+    if (data is None) == (not from_db):
+        raise click.UsageError("give --data FILE_OR_FOLDER or --from-db")
+    settings = _settings(context)
+    if from_db:
+        parts, source = (
+            customer_pages(settings.app_database_url(), rows=batch.DB_PAGE_ROWS),
+            "app database",
+        )
+        id_column = id_column or batch.DEFAULT_ID_COLUMN
+    else:
+        (parts, id_column), source = batch.table_input(data, id_column), str(data.resolve())
+    client = settings.mlflow_store().activate()
+    with batch.temporary_models_folder() as models_folder:
+        models = batch.model_sources(
+            client, model_names, alias=alias, version=version, download_to=Path(models_folder)
+        )
+        job = batch.BatchJob(parts, source, models, id_column, text_column, JobFolder(out, fmt))
+        totals = batch.run(
+            job,
+            engine=engine,
+            workers=workers or batch.default_workers(),
+            spark_master=spark_master,
+        )
+    versions = ", ".join(f"{m.name} {m.version}" for m in models)
+    click.echo(f"wrote {totals['rows']:,} rows of answers from {versions} to {out}")
+    if totals["bad_rows"]:
+        click.echo(f"skipped {totals['bad_rows']:,} bad rows: see {out / '_bad_rows.csv'}")
 
 
 @main.command()

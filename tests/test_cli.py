@@ -39,23 +39,15 @@ def test_data_train_promote_predict(insight, tmp_path):
     listed = insight("models", "list").output
     assert "demand-classifier" in listed and "production" in listed
 
-    out = tmp_path / "predicted.csv"
-    predicted = insight(
-        "predict",
-        "demand-classifier",
-        "--data",
-        str(corpus),
-        "--text-column",
-        "text",
-        "--out",
-        str(out),
-    )
+    out = tmp_path / "predicted"
+    predicted = insight("predict", "demand-classifier", "--data", str(corpus), "--out", str(out))
     assert predicted.exit_code == 0, predicted.output
-    answers = pd.read_csv(out)
-    assert len(answers) == 900
+    answers = pd.read_parquet(out)
+    assert answers["source_row"].tolist() == list(range(900))
     assert answers["confidence"].between(0, 1).all()
-    demands = answers.dropna(subset=["category"])
-    assert (demands["label"] == demands["category"]).mean() > 0.6
+    assert set(answers["demand_classifier_version"]) == {"1"}
+    labelled = frame["category"].notna()
+    assert (answers["category"][labelled] == frame["category"][labelled]).mean() > 0.6
 
 
 def test_spam_filter_trains_on_any_label_spelling(insight, tmp_path, demand_corpus):

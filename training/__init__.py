@@ -15,7 +15,6 @@ import importlib.util
 import sys
 
 MOVED_MODULES = {
-    "training.batch_prediction": "training.common.batch_prediction",
     "training.evaluation": "training.common.evaluation",
     "training.labels": "training.common.labels",
     "training.model_card": "training.common.model_card",

@@ -146,15 +146,28 @@ def _numbers(series: pd.Series, *, whole: bool) -> tuple[list[Any], np.ndarray, 
         magnitude = np.abs(numbers, where=valid, out=np.zeros_like(numbers))
         valid &= (magnitude < WHOLE_NUMBER_LIMIT) & (np.mod(magnitude, 1) == 0)
         valid &= _written_whole(series)
-    # Only the values that are not numbers are looked at one by one: blanks, or mistakes.
-    raw = series.to_numpy(dtype=object)
-    failed = np.flatnonzero(~valid)
-    blank = np.zeros(len(numbers), dtype=bool)
-    blank[failed] = [_missing_number(raw[i]) for i in failed]
     values = np.where(valid, numbers, 0).astype(np.int64 if whole else float).astype(object)
     values[~valid] = None
     rule = "not a whole number" if whole else "not a number"
-    return values.tolist(), ~valid & ~blank, rule
+    return values.tolist(), _not_blank(series, ~valid), rule
+
+
+def number_column(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A column's values as floats (NaN where blank) and where a value is neither a finite
+    number nor blank: the batch scorer's rule for a model's numeric feature."""
+    numbers = _parse_numbers(series)
+    failed = ~np.isfinite(numbers)
+    return np.where(failed, np.nan, numbers), _not_blank(series, failed)
+
+
+def _not_blank(series: pd.Series, failed: np.ndarray) -> np.ndarray:
+    """Of the ``failed`` values, those that are not one of the spellings of a blank: only
+    these are looked at one by one (blanks, or mistakes)."""
+    raw = series.to_numpy(dtype=object)
+    where = np.flatnonzero(failed)
+    bad = np.zeros(len(raw), dtype=bool)
+    bad[where] = [not _missing_number(raw[i]) for i in where]
+    return bad
 
 
 def _written_whole(series: pd.Series) -> np.ndarray:

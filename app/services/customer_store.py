@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.errors import CustomerNotFoundError
 from app.db.base import utc_now
 from app.db.models import Customer, CustomerScore
+from app.db.session import create_engine_for
 from app.db.upsert import upsert_statement
 from app.services.customer_files import CustomerFile, open_customer_file
 from app.services.customer_records import RowProblem, check_chunk
@@ -156,3 +158,40 @@ def _upsert_customers(session: Session, rows: Iterable[dict[str, Any]]) -> None:
 
 def _dialect(session: Session) -> str:
     return session.get_bind().dialect.name
+
+
+def customer_id_bounds(database_url: str, *, page: int) -> Iterator[tuple[str, str, int]]:
+    """(first id, last id, count) of each run of ``page`` customers in id order: every id is
+    read once, only the bounds are kept."""
+    with _connection(database_url) as connection:
+        ids = connection.execution_options(yield_per=page).scalars(
+            select(Customer.customer_id).order_by(Customer.customer_id)
+        )
+        for chunk in ids.partitions(page):
+            yield chunk[0], chunk[-1], len(chunk)
+
+
+def customer_records_between(
+    database_url: str, first_id: str, last_id: str, *, page: int
+) -> Iterator[tuple[list[str], list[dict[str, Any]]]]:
+    """The ids and records of the customers from ``first_id`` to ``last_id``, in id order,
+    ``page`` at a time."""
+    statement = (
+        select(Customer.customer_id, Customer.record)
+        .where(Customer.customer_id.between(first_id, last_id))
+        .order_by(Customer.customer_id)
+    )
+    with _connection(database_url) as connection:
+        rows = connection.execution_options(yield_per=page).execute(statement)
+        for chunk in rows.partitions(page):
+            yield [row.customer_id for row in chunk], [row.record for row in chunk]
+
+
+@contextmanager
+def _connection(database_url: str) -> Iterator[Connection]:
+    engine = create_engine_for(database_url)
+    try:
+        with engine.connect() as connection:
+            yield connection
+    finally:
+        engine.dispose()

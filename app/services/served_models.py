@@ -140,15 +140,7 @@ def load_served_model(client: MlflowClient, version: ModelVersion, alias: str) -
     """
     # From the version's own storage location: a models:/ URI would be resolved against
     # whichever registry this process last activated.
-    uri = client.get_model_version_download_uri(version.name, version.version)
-    import_path = list(sys.path)
-    try:
-        pyfunc = mlflow.pyfunc.load_model(uri)
-    finally:
-        # MLflow puts the model's shipped code folder (our training package, for `mlflow
-        # models serve`) on sys.path at every load: one more entry per swap, for ever. This
-        # process has the package imported already, so the path goes back as it was.
-        sys.path[:] = import_path
+    pyfunc = load_pyfunc(client.get_model_version_download_uri(version.name, version.version))
     python_model = pyfunc.unwrap_python_model()
     origin = {
         "name": version.name,
@@ -171,6 +163,18 @@ def load_served_model(client: MlflowClient, version: ModelVersion, alias: str) -
     except Exception as error:  # its message may quote the example: name the type only
         raise SmokeTestError(f"{type(error).__name__} answering the input example") from None
     return served
+
+
+def load_pyfunc(uri: str) -> mlflow.pyfunc.PyFuncModel:
+    """The MLflow model at ``uri``, loaded with this process's own training package."""
+    import_path = list(sys.path)
+    try:
+        return mlflow.pyfunc.load_model(uri)
+    finally:
+        # MLflow puts the model's shipped code folder (our training package, for `mlflow
+        # models serve`) on sys.path at every load: one more entry per swap, for ever. This
+        # process has the package imported already, so the path goes back as it was.
+        sys.path[:] = import_path
 
 
 def smoke_test(served: ServedModel, pyfunc: mlflow.pyfunc.PyFuncModel) -> None:

@@ -90,11 +90,9 @@ def test_predict_writes_the_id_and_the_services_answer_for_every_row(
     csv, parquet = tmp_path / "customers.csv", tmp_path / "customers.parquet"
     table.to_csv(csv, index=False)
     table.to_parquet(parquet, index=False)
-    churn_out, occupation_out = tmp_path / "churn.csv", tmp_path / "occupation.csv"
+    churn_out, occupation_out = tmp_path / "churn", tmp_path / "occupation"
 
-    churn = insight(
-        "predict", "churn", "--data", csv, "--out", churn_out, "--id-column", "customer_id"
-    )
+    churn = insight("predict", "churn", "--data", csv, "--out", churn_out, "--format", "csv")
     occupation = insight(
         "predict",
         "occupation",
@@ -106,12 +104,19 @@ def test_predict_writes_the_id_and_the_services_answer_for_every_row(
         "customer_id",
     )
 
-    production = full_store.activate().get_model_version_by_alias("churn", PRODUCTION).version
+    production = str(full_store.activate().get_model_version_by_alias("churn", PRODUCTION).version)
     assert churn.exit_code == 0, churn.output
-    assert f"wrote {len(rows)} predictions from churn version {production} to" in churn.stdout
-    written = pd.read_csv(churn_out, dtype={"customer_id": str})
-    assert list(written.columns) == ["customer_id", "churn_probability", "churn_risk_level"]
+    assert f"wrote {len(rows)} rows of answers from churn {production} to" in churn.stdout
+    (part,) = churn_out.glob("part-*.csv")
+    written = pd.read_csv(part, dtype={"customer_id": str, "churn_version": str})
+    assert list(written.columns) == [
+        "customer_id",
+        "churn_probability",
+        "churn_risk_level",
+        "churn_version",
+    ]
     assert written["customer_id"].tolist() == table["customer_id"].tolist()
+    assert set(written["churn_version"]) == {production}
     assert set(written["churn_risk_level"]) <= RISK_LEVELS
     _assert_rows_equal(
         written,
@@ -120,9 +125,9 @@ def test_predict_writes_the_id_and_the_services_answer_for_every_row(
     )
 
     assert occupation.exit_code == 0, occupation.output
-    written = pd.read_csv(occupation_out, dtype={"customer_id": str})
+    written = pd.read_parquet(occupation_out)
     expected = _service_answers(full_api, customer_world, rows, "occupation")
-    assert list(written.columns) == ["customer_id", *expected[0]]
+    assert list(written.columns) == ["customer_id", *expected[0], "occupation_version"]
     assert written["customer_id"].tolist() == table["customer_id"].tolist()
     _assert_rows_equal(written, expected, list(expected[0]))
 
@@ -131,29 +136,38 @@ def test_predict_equals_the_pyfunc_model_and_names_what_it_cannot_read(
     insight, monkeypatch, tmp_path, full_store, customer_world
 ):
     on_store(monkeypatch, full_store)
-    table = customer_world.head(30)
-    data, out = tmp_path / "customers.csv", tmp_path / "answers.csv"
+    table = customer_world.head(30).drop(columns="customer_id")
+    data = tmp_path / "customers.csv"
     table.to_csv(data, index=False)
 
-    plain = insight("predict", "channel-preference", "--data", data, "--out", out)
+    plain = insight("predict", "channel-preference", "--data", data, "--out", tmp_path / "plain")
     assert plain.exit_code == 0, plain.output
-    written = pd.read_csv(out)
+    written = pd.read_parquet(tmp_path / "plain")
     client = full_store.activate()
     version = client.get_model_version_by_alias("channel-preference", PRODUCTION).version
     pyfunc = mlflow.pyfunc.load_model(
         client.get_model_version_download_uri("channel-preference", version)
     )
     expected = pyfunc.predict(pd.read_csv(data))  # with MLflow's schema enforcement
-    assert list(written.columns) == list(expected.columns)  # no id column asked for: none
-    assert len(written) == len(table)
+    # No id column: each answer says where its row was.
+    assert list(written.columns) == [
+        "source_file",
+        "source_row",
+        *expected.columns,
+        "channel_preference_version",
+    ]
+    assert written["source_file"].eq("customers.csv").all()
+    assert written["source_row"].tolist() == list(range(len(table)))
     _assert_rows_equal(written, expected.to_dict(orient="records"), list(expected.columns))
 
-    missing = insight("predict", "churn", "--data", data, "--out", out, "--id-column", "客户编号")
+    missing = insight(
+        "predict", "churn", "--data", data, "--out", tmp_path / "a", "--id-column", "客户编号"
+    )
     assert missing.exit_code == 1
-    assert "column '客户编号' not found" in missing.output
+    assert "the table has no column '客户编号'" in missing.output
     garbled = tmp_path / "garbled.csv"
     garbled.write_bytes(b"customer_id,age\nC1,\xff\xff\n")  # neither UTF-8 nor GB18030
-    unreadable = insight("predict", "churn", "--data", garbled, "--out", out)
+    unreadable = insight("predict", "churn", "--data", garbled, "--out", tmp_path / "b")
     assert unreadable.exit_code == 1
     assert "garbled.csv is neither UTF-8 nor GB18030 text" in unreadable.output
     for result in (missing, unreadable):
@@ -267,11 +281,11 @@ def test_a_gb18030_table_trains_a_churn_model_and_predicts_with_its_chinese_inta
 
     promoted = insight("models", "promote", "churn", "--version", "1")
     assert promoted.exit_code == 0, promoted.output
-    out = tmp_path / "answers.csv"
+    out = tmp_path / "answers"
     predicted = insight("predict", "churn", "--data", gb, "--out", out, "--id-column", "客户编号")
     assert predicted.exit_code == 0, predicted.output
-    written = pd.read_csv(out)
-    assert written["客户编号"].tolist() == table["客户编号"].tolist()
+    written = pd.read_parquet(out)
+    assert written["客户编号"].tolist() == table["客户编号"].astype(str).tolist()
     expected = model.predict(None, table)
     np.testing.assert_allclose(
         written["churn_probability"], expected["churn_probability"], rtol=0, atol=1e-9
@@ -303,17 +317,28 @@ def test_a_gb18030_corpus_trains_the_demand_classifier_with_chinese_headers_and_
 
     promoted = insight("models", "promote", "demand-classifier", "--version", "1")
     assert promoted.exit_code == 0, promoted.output
-    out = tmp_path / "answers.csv"
+    out = tmp_path / "answers"
     predicted = insight(
-        "predict", "demand-classifier", "--data", gb, "--text-column", "内容", "--out", out
+        "predict",
+        "demand-classifier",
+        "--data",
+        gb,
+        "--text-column",
+        "内容",
+        "--out",
+        out,
+        "--format",
+        "csv",
     )
     assert predicted.exit_code == 0, predicted.output
-    written = pd.read_csv(out)  # UTF-8: what the command writes
-    assert written["内容"].tolist() == table["内容"].tolist()
-    assert written["类别"].tolist() == table["类别"].tolist()
-    assert set(written["label"]) <= set(table["类别"])
+    (part,) = out.glob("part-*.csv")
+    written = pd.read_csv(part, encoding="utf-8")  # UTF-8: what the command writes
+    assert written["source_file"].eq("诉求.csv").all()
+    assert written["source_row"].tolist() == list(range(len(table)))
+    assert set(written["category"]) <= set(table["类别"])
     expected = model.predict(None, pd.DataFrame({"text": table["内容"]}))
-    assert written["label"].tolist() == expected["label"].tolist()
+    assert written["category"].tolist() == expected["label"].tolist()
+    assert written["needs_review"].tolist() == expected["needs_review"].tolist()
 
 
 def test_a_gb18030_file_imports_customers_with_their_chinese_values(

@@ -32,6 +32,25 @@ def test_multiclass_matches_the_pipelines_class_by_class(occupation, messy):
     np.testing.assert_allclose(ours["occupation"].sum(axis=1), 1.0)
 
 
+def test_each_rows_answer_is_sklearns_to_the_last_bit_whatever_batch_it_is_in(
+    channels, occupation, messy
+):
+    scorer = CustomerScorer.from_models(channels, occupation)
+    whole = scorer.probabilities(messy)
+    expected = {
+        **sklearn_scorer(channels).probabilities(messy),
+        **sklearn_scorer(occupation).probabilities(messy),
+    }
+    for target, probabilities in whole.items():
+        np.testing.assert_array_equal(probabilities, expected[target], err_msg=target)
+    rows = messy.head(120)
+    for size in (1, 7, 64):  # the batch engines score the same rows in frames of any size
+        parts = [scorer.probabilities(rows.iloc[i : i + size]) for i in range(0, len(rows), size)]
+        for target, probabilities in whole.items():
+            batched = np.concatenate([part[target] for part in parts])
+            np.testing.assert_array_equal(batched, probabilities[: len(rows)], err_msg=target)
+
+
 def test_one_record_as_a_dict_matches_the_frame(channels, messy):
     scorer = CustomerScorer.from_models(channels)
     records = json_like(messy.head(40))

@@ -60,6 +60,19 @@ def test_yes_no_and_multiclass_targets_match_the_pipelines(
     assert isinstance(linear_occupation.scorer, CustomerScorer)
 
 
+def test_a_rows_answer_does_not_depend_on_the_other_rows_of_its_batch(
+    linear_channels, linear_occupation, messy
+):
+    scorer = CustomerScorer.from_models(linear_channels, linear_occupation)
+    whole = scorer.probabilities(messy)
+    rows = messy.head(120)
+    for size in (1, 7, 64):  # the batch engines score the same rows in frames of any size
+        parts = [scorer.probabilities(rows.iloc[i : i + size]) for i in range(0, len(rows), size)]
+        for target, probabilities in whole.items():
+            batched = np.concatenate([part[target] for part in parts])
+            np.testing.assert_array_equal(batched, probabilities[: len(rows)], err_msg=target)
+
+
 def test_trees_and_regressions_share_one_scorer_and_one_pass(channels, linear_occupation, messy):
     scorer = CustomerScorer.from_models(channels, linear_occupation)
     ours = scorer.probabilities(messy)

@@ -21,8 +21,10 @@ How:
    0/1 column of the widened row. Leaves have a NaN threshold and point at themselves.
 3. Traversal. All trees step one level at a time with a handful of numpy gathers. Trees are
    sorted deepest first, so level ``d`` only touches the prefix of trees deeper than ``d``.
-4. Sums. Leaf values are added per target (and class), plus the classifier's baseline, then
-   turned into probabilities by the sigmoid or softmax, as sklearn's loss does.
+4. Sums. Leaf values are added per target (and class) one tree at a time in sklearn's own
+   order, starting from the classifier's baseline (folded into each score's first tree), so
+   a row's score is sklearn's to the last bit and does not depend on the other rows of the
+   batch; then the sigmoid or softmax, as sklearn's loss does.
 
 Anything in a pipeline this module does not know how to reproduce raises
 ``UnsupportedPipelineError`` at construction, and every scorer checks itself against sklearn on
@@ -32,7 +34,7 @@ probe rows before it is returned, so it never silently answers differently.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -171,6 +173,12 @@ class _Tree:
     output: int  # which of the target's raw scores (classes) the tree adds to
     depth: int
 
+    def plus(self, baseline: float) -> _Tree:
+        """The tree with ``baseline`` added to every leaf: the first tree of a score."""
+        nodes = self.nodes.copy()
+        nodes["value"] = nodes["value"] + baseline
+        return replace(self, nodes=nodes)
+
 
 @dataclass(frozen=True)
 class _Forest:
@@ -182,24 +190,41 @@ class _Forest:
     value: np.ndarray  # per node: leaf value
     roots: np.ndarray  # per tree
     active: tuple[int, ...]  # per level: how many trees (a prefix) can still move
-    sums: np.ndarray  # (raw scores x trees): 1.0 where the tree adds to the score
-    baseline: np.ndarray  # per raw score
+    order: np.ndarray  # the trees grouped by raw score, each group in sklearn's order
+    groups: tuple[tuple[int, int], ...]  # per raw score: where its group is in ``order``
     outputs: dict[str, slice]  # per target: its raw scores
     splits: _CategorySplits
 
     @classmethod
     def build(cls, parts: Mapping[str, _Part], splits: _CategorySplits) -> _Forest:
-        trees: list[tuple[int, _Tree]] = []  # (first raw score of its target, tree)
+        trees: list[tuple[int, _Tree]] = []  # (raw score, tree), in sklearn's order
         outputs, first = {}, 0
         for target, part in parts.items():
             outputs[target] = slice(first, first + len(part.baseline))
-            trees += [(first, tree) for tree in part.trees]
+            started = set()
+            for tree in part.trees:
+                score = first + tree.output
+                if score not in started:  # sklearn starts each score at the baseline
+                    started.add(score)
+                    tree = tree.plus(part.baseline[tree.output])
+                trees.append((score, tree))
+            if len(started) != len(part.baseline):
+                raise UnsupportedPipelineError(f"{target}: a class without trees")
             first += len(part.baseline)
-        trees.sort(key=lambda pair: -pair[1].depth)  # stable: keeps each target's tree order
+        deepest_first = sorted(range(len(trees)), key=lambda i: -trees[i][1].depth)  # stable
+        position = np.empty(len(trees), dtype=np.intp)
+        position[deepest_first] = np.arange(len(trees))
+        by_score = sorted(range(len(trees)), key=lambda i: trees[i][0])  # stable
+        scores = np.array([trees[i][0] for i in by_score])
         return cls(
-            **_flatten([tree for _, tree in trees]),
-            sums=_membership([start + tree.output for start, tree in trees], first),
-            baseline=np.concatenate([part.baseline for part in parts.values()]),
+            **_flatten([trees[i][1] for i in deepest_first]),
+            order=position[by_score],
+            groups=tuple(
+                zip(
+                    np.searchsorted(scores, np.arange(first)).tolist(),
+                    np.searchsorted(scores, np.arange(first), side="right").tolist(),
+                )
+            ),
             outputs=outputs,
             splits=splits,
         )
@@ -229,14 +254,12 @@ class _Forest:
             if n > 1:
                 lookup += starts[: count * n]  # each row's own stretch of the flat array
             np.add(self.child.take(at), flat.take(lookup) <= self.threshold.take(at), out=at)
-        leaves = self.value.take(node).reshape(len(self.roots), n)
-        return self.sums @ leaves + self.baseline[:, None]
-
-
-def _membership(output: list[int], n_scores: int) -> np.ndarray:
-    sums = np.zeros((n_scores, len(output)))
-    sums[output, np.arange(len(output))] = 1.0
-    return sums
+        leaves = self.value.take(node.reshape(len(self.roots), n)[self.order])
+        if n == 1:  # numpy sums a lone column pairwise; two columns, one tree after another
+            leaves = np.repeat(leaves, 2, axis=1)
+        # Each score summed over its trees in order, as sklearn adds them: the same bits
+        # whatever the other rows of the batch (tests/training/test_forest_scorer.py).
+        return np.stack([leaves[start:stop].sum(axis=0)[:n] for start, stop in self.groups])
 
 
 def _softmax(raw: np.ndarray) -> np.ndarray:
