@@ -135,14 +135,14 @@ class PeakMemory(threading.Thread):
     def __init__(self, pid: int, every_s: float = 0.2):
         super().__init__(daemon=True)
         self.pid, self.every_s, self.mb = pid, every_s, 0.0
-        self._stop = threading.Event()
+        self._done = threading.Event()
 
     def run(self) -> None:
-        while not self._stop.wait(self.every_s):
+        while not self._done.wait(self.every_s):
             self.mb = max(self.mb, sum(map(_rss_mb, _tree(self.pid))))
 
     def stop(self) -> None:
-        self._stop.set()
+        self._done.set()
         self.join()
 
 

@@ -9,12 +9,15 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
+from mlflow.models import Model
+
 from app.batch.job import JobFolder, PartResult
-from app.batch.scoring import ChunkScorer, ModelSource
+from app.batch.scoring import ChunkScorer, ModelSource, check_columns, required_columns
 from app.batch.sources import Part
+from app.services.served_models import TEXT_MODELS
 from training.common.progress import report
 
-FRAME_ROWS = 50_000  # rows a worker scores at once: a few tens of MB, whatever the part size
+FRAME_ROWS = 10_000  # rows a worker scores at once: about 0.2 GB at its peak, whatever the part
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,14 @@ class ScorerSpec:
         return ChunkScorer.load(
             self.sources, id_column=self.id_column, text_column=self.text_column
         )
+
+    def check_columns(self, columns: Sequence[str]) -> None:
+        """What ``ChunkScorer.check_columns`` checks, from the models' signatures alone (the
+        main process need not hold the models)."""
+        texts = [s for s in self.sources if s.name in TEXT_MODELS]
+        schemas = [Model.load(s.uri).get_input_schema() for s in self.sources if s not in texts]
+        required = required_columns(schemas, self.text_column if texts else None)
+        check_columns(columns, [*[self.id_column] * bool(self.id_column), *required])
 
 
 def run_local(

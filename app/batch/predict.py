@@ -92,7 +92,7 @@ def run(job: BatchJob, *, engine: str, workers: int, spark_master: str | None) -
         from app.batch import spark
 
         spark.check(job)
-    job.spec.load().check_columns(first_columns(job.parts))
+    job.spec.check_columns(first_columns(job.parts))
     if engine == "spark":
         job.folder.start(job.plan(engine))
         results = spark.run_spark(job, master=spark_master or "local[*]")

@@ -86,9 +86,10 @@ class ChunkScorer:
         self.joint = _joint_scorer(self.customer_models)
         rules = {rule.name: rule for model in self.customer_models for rule in model.rules}
         self.number_columns = [name for name, rule in rules.items() if rule.finite]
-        # Every feature a model reads, blank or not: a column missing from a whole table is a
-        # mistake (a renamed column), not a table of blanks.
-        self.required = list(rules) + ([text_column] if self.text_models else [])
+        self.required = required_columns(
+            [model.input_schema for model in self.customer_models],
+            text_column if self.text_models else None,
+        )
         self.never_blank = [id_column] if id_column else []
         self.never_blank += [text_column] if self.text_models else []
 
@@ -101,15 +102,7 @@ class ChunkScorer:
         )
 
     def check_columns(self, columns: Sequence[str]) -> None:
-        """A table without a column some model needs cannot be scored at all: say which."""
-        missing = [name for name in self.required if name not in columns]
-        if self.id_column and self.id_column not in columns:
-            missing.insert(0, self.id_column)
-        if missing:
-            raise DataError(
-                f"the table has no column {', '.join(map(repr, missing))}; "
-                f"it has: {', '.join(map(str, columns))}"
-            )
+        check_columns(columns, [*[self.id_column] * bool(self.id_column), *self.required])
 
     def score(self, frame: pd.DataFrame, *, file: str | np.ndarray, rows: np.ndarray) -> Scored:
         """Answers for the good rows of ``frame``, which are rows ``rows`` of ``file`` (a name,
@@ -126,16 +119,16 @@ class ChunkScorer:
                 reasons[int(i)].append(f"{column}: blank")
         good = np.setdiff1d(np.arange(len(frame)), list(reasons), assume_unique=True)
         if self.id_column:
-            answers = pd.DataFrame({self.id_column: _id_text(frame[self.id_column].iloc[good])})
+            columns = {self.id_column: _id_text(frame[self.id_column].iloc[good]).to_numpy()}
         else:
-            answers = where.iloc[good].reset_index(drop=True)
+            columns = {name: values.to_numpy()[good] for name, values in where.items()}
         if len(good):
             features = frame.iloc[good].assign(**{k: v[good] for k, v in numbers.items()})
-            for columns in self._customer_answers(features) + self._text_answers(features):
-                answers = answers.assign(**columns)
+            for answer in self._customer_answers(features) + self._text_answers(features):
+                columns.update(answer)
         for model in self.models:
-            answers[model.version_column] = model.source.version
-        return Scored(answers, self._problems(frame, where, reasons))
+            columns[model.version_column] = [model.source.version] * len(good)
+        return Scored(pd.DataFrame(columns), self._problems(frame, where, reasons))
 
     def sample(self) -> pd.DataFrame:
         """The answer to the first row of each model's stored input example, joined into one
@@ -192,6 +185,23 @@ class ChunkScorer:
         )
         problems["reason"] = ["; ".join(reasons[i]) for i in bad]
         return problems
+
+
+def required_columns(schemas: Sequence[Schema | None], text_column: str | None) -> list[str]:
+    """Every feature the customer models read, blank or not (a column missing from a whole
+    table is a mistake, a renamed column, not a table of blanks), and the text column."""
+    names = [column.name for schema in schemas if schema for column in schema.inputs]
+    return [*dict.fromkeys(names), *[text_column] * bool(text_column)]
+
+
+def check_columns(columns: Sequence[str], required: Sequence[str]) -> None:
+    """A table without a column some model needs cannot be scored at all: say which."""
+    missing = [name for name in required if name not in columns]
+    if missing:
+        raise DataError(
+            f"the table has no column {', '.join(map(repr, missing))}; "
+            f"it has: {', '.join(map(str, columns))}"
+        )
 
 
 @dataclass(frozen=True)

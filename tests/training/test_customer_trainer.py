@@ -11,7 +11,14 @@ from model_registry.store import MlflowStore
 from training.common.labels import DataError
 from training.customers.data import infer_features
 from training.customers.scorer import CustomerScorer
-from training.customers.tasks import CHANNEL_LEVELS, CUSTOMER_TASKS, channel_level, churn_risk_level
+from training.customers.tasks import (
+    CHANNEL_LEVELS,
+    CUSTOMER_TASKS,
+    channel_level,
+    channel_levels,
+    churn_risk_level,
+    churn_risk_levels,
+)
 from training.customers.trainer import customer_data, train_customer_model
 from training.customers.world import generate_customers
 
@@ -152,7 +159,11 @@ def test_feature_types_are_inferred_and_ids_and_free_text_dropped():
 
 
 def test_risk_and_channel_levels_follow_the_documented_bounds():
-    assert [churn_risk_level(p) for p in (0.0, 0.149, 0.15, 0.35, 0.6, 1.0)] == [
+    churn = (0.0, 0.149, 0.15, 0.35, 0.6, 1.0)
+    assert churn_risk_levels(np.array(churn)) == [churn_risk_level(p) for p in churn]
+    channel = (0.0, 0.199, 0.2, 0.5, 0.79, 0.8, 1.0)
+    assert channel_levels(np.array(channel)) == [channel_level(p) for p in channel]
+    assert [churn_risk_level(p) for p in churn] == [
         "低",
         "低",
         "中",
@@ -160,7 +171,7 @@ def test_risk_and_channel_levels_follow_the_documented_bounds():
         "极高",
         "极高",
     ]
-    assert [channel_level(p) for p in (0.0, 0.199, 0.2, 0.5, 0.79, 0.8, 1.0)] == [
+    assert [channel_level(p) for p in channel] == [
         "基本不接触",
         "基本不接触",
         "偶尔接触",

@@ -99,12 +99,23 @@ class RecordEncoder:
         return row
 
     def _encode_frame(self, frame: pd.DataFrame) -> np.ndarray:
-        prepared = self.features.prepare(frame)
-        numbers = prepared[list(self.features.numeric)].to_numpy(dtype=float)
-        categories = [
-            prepared[name].map(codes).to_numpy(dtype=float) for name, codes in self._codes.items()
-        ]
-        return np.column_stack([numbers, *categories]).reshape(len(frame), -1)
+        missing = [column for column in self.features.columns if column not in frame.columns]
+        if missing:
+            raise DataError(f"missing feature columns: {', '.join(missing)}")
+        numbers = frame[list(self.features.numeric)].apply(pd.to_numeric, errors="coerce")
+        categories = [_category_codes(frame[name], codes) for name, codes in self._codes.items()]
+        return np.column_stack([numbers.to_numpy(dtype=float), *categories]).reshape(len(frame), -1)
+
+
+def _category_codes(values: pd.Series, codes: Mapping[str, float]) -> np.ndarray:
+    """Each value's code, as ``category_text`` reads it (its text, stripped; NaN when blank
+    or unseen), for a whole column at once."""
+    present = values.notna().to_numpy()
+    result = np.full(len(values), np.nan)
+    if present.any():
+        text = values[present].astype(str).str.strip()
+        result[present] = text.map(codes).to_numpy(dtype=float, na_value=np.nan)
+    return result
 
 
 def signed_log(values: np.ndarray) -> np.ndarray:

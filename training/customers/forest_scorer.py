@@ -157,6 +157,12 @@ def _codes_nan(encoder: OrdinalEncoder) -> bool:
     return all(isinstance(c, float) and np.isnan(c) for c in codes)
 
 
+# Rows traversed together: the state of every tree for every row (trees x rows) must stay in
+# the CPU's cache; measured on the built-in models' 1,256 trees, 21,000 rows/s in blocks of
+# 32-64 rows, 7,700 in blocks of 256 and 5,300 in blocks of 4,096.
+BLOCK_ROWS = 64
+
+
 @dataclass(frozen=True)
 class _Part:
     """One target's trees in the flat layout's terms, before they are concatenated."""
@@ -241,6 +247,12 @@ class _Forest:
 
     def raw_scores(self, encoded: np.ndarray) -> np.ndarray:
         """(raw scores x rows): baseline plus the leaf values of each score's trees."""
+        if len(encoded) <= BLOCK_ROWS:
+            return self._block_raw_scores(encoded)
+        blocks = range(0, len(encoded), BLOCK_ROWS)
+        return np.hstack([self._block_raw_scores(encoded[i : i + BLOCK_ROWS]) for i in blocks])
+
+    def _block_raw_scores(self, encoded: np.ndarray) -> np.ndarray:
         n = len(encoded)
         wide = self.splits.widen(encoded)
         flat = wide.ravel()

@@ -55,14 +55,11 @@ CUSTOMER_TASKS = {
 
 
 def churn_risk_level(probability: float) -> str:
-    for bound, level in CHURN_RISK_LEVELS:
-        if probability < bound:
-            return level
-    return CHURN_RISK_LEVELS[-1][1]
+    return churn_risk_levels(np.array([probability]))[0]
 
 
 def channel_level(probability: float) -> str:
-    return CHANNEL_LEVELS[min(int(probability * len(CHANNEL_LEVELS)), len(CHANNEL_LEVELS) - 1)]
+    return channel_levels(np.array([probability]))[0]
 
 
 Columns = dict[str, list]  # an answer, column by column, in plain Python values
@@ -70,8 +67,7 @@ Columns = dict[str, list]  # an answer, column by column, in plain Python values
 
 def churn_answer(probabilities: dict[str, np.ndarray], classes: list[str]) -> Columns:
     (churn,) = probabilities.values()
-    churn = churn.tolist()
-    return {"churn_probability": churn, "churn_risk_level": [churn_risk_level(p) for p in churn]}
+    return {"churn_probability": churn.tolist(), "churn_risk_level": churn_risk_levels(churn)}
 
 
 def channel_answer(probabilities: dict[str, np.ndarray], classes: list[str]) -> Columns:
@@ -79,8 +75,28 @@ def channel_answer(probabilities: dict[str, np.ndarray], classes: list[str]) -> 
     for target, probability in probabilities.items():
         slug = CHANNEL_PREFERENCE.slug(target)
         columns[f"{slug}_probability"] = probability.tolist()
-        columns[f"{slug}_level"] = [channel_level(p) for p in columns[f"{slug}_probability"]]
+        columns[f"{slug}_level"] = channel_levels(probability)
     return columns
+
+
+def churn_risk_levels(probabilities: np.ndarray) -> list[str]:
+    """``churn_risk_level`` of each probability, at once."""
+    bounds = [bound for bound, _ in CHURN_RISK_LEVELS[:-1]]
+    levels = np.searchsorted(bounds, probabilities, side="right")
+    return _LEVEL_NAMES["churn"][levels].tolist()
+
+
+def channel_levels(probabilities: np.ndarray) -> list[str]:
+    """``channel_level`` of each probability, at once."""
+    scaled = (np.asarray(probabilities) * len(CHANNEL_LEVELS)).astype(int)
+    levels = np.minimum(scaled, len(CHANNEL_LEVELS) - 1)
+    return _LEVEL_NAMES["channel"][levels].tolist()
+
+
+_LEVEL_NAMES = {
+    "churn": np.array([level for _, level in CHURN_RISK_LEVELS], dtype=object),
+    "channel": np.array(CHANNEL_LEVELS, dtype=object),
+}
 
 
 def occupation_answer(probabilities: dict[str, np.ndarray], classes: list[str]) -> Columns:
