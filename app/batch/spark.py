@@ -67,7 +67,7 @@ def run_spark(job, *, master: str) -> dict[int, PartResult]:
             F.col("_metadata.file_name").alias("_source_file"),
             F.col("_metadata.row_index").alias("_source_row"),
         )
-        batches = _scorer_of_batches(spec, list(sample.columns))
+        batches = _scorer_of_batches(spec, sample)
         scored = table.mapInPandas(batches, schema=_output_schema(sample))
         scored = scored.persist(StorageLevel.DISK_ONLY)  # scored once, read twice
         answers = scored.where(F.col(REASON).isNull()).select(*map(_quoted, sample.columns))
@@ -121,10 +121,12 @@ def _quoted(name: str) -> str:
     return f"`{name}`"
 
 
-def _scorer_of_batches(spec: ScorerSpec, columns: list[str]):
+def _scorer_of_batches(spec: ScorerSpec, sample: pd.DataFrame):
     """The function ``mapInPandas`` runs on each partition: per Arrow batch, one frame of
     answers and one of skipped rows, both with every column of the output schema."""
-    problem_columns = [f"_{name}" for name in PROBLEM_COLUMNS]
+    columns = [*sample.columns, *(f"_{name}" for name in PROBLEM_COLUMNS)]
+    text = [c for c in sample.columns if _spark_type(sample[c]) == "string"]
+    text += ["_source_file", "_id", "_reason"]
 
     def score(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         scorer = _executor_scorer(spec)
@@ -132,20 +134,20 @@ def _scorer_of_batches(spec: ScorerSpec, columns: list[str]):
             files = frame.pop("_source_file").to_numpy(dtype=object)
             rows = frame.pop("_source_row").to_numpy(dtype=np.int64)
             scored = scorer.score(frame, file=files, rows=rows)
-            yield _plain(scored.answers, [*columns, *problem_columns])
-            problems = scored.problems.set_axis(problem_columns, axis=1)
-            yield _plain(problems, [*columns, *problem_columns])
+            yield _plain(scored.answers, columns, text)
+            problems = scored.problems.set_axis(columns[-len(PROBLEM_COLUMNS) :], axis=1)
+            yield _plain(problems, columns, text)
 
     return score
 
 
-def _plain(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """``frame`` with every one of ``columns`` (None where it has none) and text as Python
-    objects: pyspark takes neither NaN for text nor pandas' Arrow-backed strings."""
-    text = [name for name, dtype in frame.dtypes.items() if isinstance(dtype, pd.StringDtype)]
-    frame = frame.astype(dict.fromkeys(text, object))
+def _plain(frame: pd.DataFrame, columns: list[str], text: list[str]) -> pd.DataFrame:
+    """``frame`` with every one of ``columns`` (None where it has none), the ``text`` ones as
+    Python objects: pyspark takes neither pandas' Arrow-backed strings nor an empty column's
+    float type for text."""
     empty = pd.Series([None] * len(frame), index=frame.index, dtype=object)
-    return frame.assign(**{name: empty for name in columns if name not in frame})[columns]
+    frame = frame.assign(**{name: empty for name in columns if name not in frame})[columns]
+    return frame.astype(dict.fromkeys(text, object))
 
 
 _SCORERS: dict[ScorerSpec, ChunkScorer] = {}

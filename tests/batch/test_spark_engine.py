@@ -8,12 +8,13 @@ import pandas as pd
 
 def test_spark_and_the_local_engine_give_identical_answers(insight, tmp_path, customers):
     table = customers.astype({"age": "string"})
-    table.loc[4, "age"] = "四十"  # a bad row in each file
+    table.loc[4, "age"] = "四十"  # a bad row in two of the three files
     table.loc[250, "age"] = "?"
     folder = tmp_path / "in"
     folder.mkdir()
     table.iloc[:200].to_parquet(folder / "a.parquet", index=False, row_group_size=80)
-    table.iloc[200:].to_parquet(folder / "b.parquet", index=False)
+    table.iloc[200:260].to_parquet(folder / "b.parquet", index=False)
+    table.iloc[260:].to_parquet(folder / "c.parquet", index=False)  # no bad row at all
     common = ("predict", "--data", folder, "--format", "parquet")
 
     local = insight(*common, "--out", tmp_path / "local", "--workers", "1")
