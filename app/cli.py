@@ -239,25 +239,20 @@ def predict(
     """Score a table with registered models (all four customer models by default) into a
     folder of Parquet (or CSV) answer files, one column per answer, with each model's version;
     bad rows are skipped and listed in OUT/_bad_rows.csv."""
+    import tempfile
+
     from app.batch import predict as batch
     from app.batch.job import JobFolder
-    from app.batch.sources import customer_pages
 
     if alias and version:
         raise click.UsageError("give --alias or --version, not both")
     if (data is None) == (not from_db):
         raise click.UsageError("give --data FILE_OR_FOLDER or --from-db")
     settings = _settings(context)
-    if from_db:
-        parts, source = (
-            customer_pages(settings.app_database_url(), rows=batch.DB_PAGE_ROWS),
-            "app database",
-        )
-        id_column = id_column or batch.DEFAULT_ID_COLUMN
-    else:
-        (parts, id_column), source = batch.table_input(data, id_column), str(data.resolve())
+    database_url = settings.app_database_url() if from_db else None
+    parts, source, id_column = batch.job_input(data, database_url, id_column)
     client = settings.mlflow_store().activate()
-    with batch.temporary_models_folder() as models_folder:
+    with tempfile.TemporaryDirectory(prefix="insight-predict-") as models_folder:
         models = batch.model_sources(
             client, model_names, alias=alias, version=version, download_to=Path(models_folder)
         )

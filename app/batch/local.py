@@ -38,8 +38,10 @@ class ScorerSpec:
         main process need not hold the models)."""
         texts = [s for s in self.sources if s.name in TEXT_MODELS]
         schemas = [Model.load(s.uri).get_input_schema() for s in self.sources if s not in texts]
-        required = required_columns(schemas, self.text_column if texts else None)
-        check_columns(columns, [*[self.id_column] * bool(self.id_column), *required])
+        text_column = self.text_column if texts else None
+        check_columns(
+            columns, required_columns(schemas, id_column=self.id_column, text_column=text_column)
+        )
 
 
 def run_local(

@@ -4,7 +4,6 @@ into a folder of answer files, on the local engine or on Spark."""
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from mlflow.tracking import MlflowClient
 from app.batch.job import JobFolder
 from app.batch.local import ScorerSpec, run_local
 from app.batch.scoring import ModelSource
-from app.batch.sources import Part, table_parts
+from app.batch.sources import Part, customer_pages, table_parts
 from app.services.served_models import ALL_MODELS, CUSTOMER_MODELS
 from model_registry.registry import resolve_version
 from training.common.labels import DataError
@@ -93,22 +92,28 @@ def run(job: BatchJob, *, engine: str, workers: int, spark_master: str | None) -
 
         spark.check(job)
     job.spec.check_columns(first_columns(job.parts))
-    if engine == "spark":
-        job.folder.start(job.plan(engine))
+    done = job.folder.start(job.plan(engine))
+    if engine == "spark":  # Spark retries its own tasks; a rerun scores the whole job again
         results = spark.run_spark(job, master=spark_master or "local[*]")
     else:
-        done = job.folder.start(job.plan(engine))
         results = run_local(job.parts, job.spec, job.folder, done, workers=workers)
     return job.folder.finish(results, time.monotonic() - started)
 
 
-def table_input(path: Path, id_column: str | None) -> tuple[list[Part], str | None]:
-    """The parts of the table at ``path`` and its id column: ``id_column``, or customer_id
-    when the table has one (read as text: a CSV reader would make 00123 the number 123)."""
-    parts = table_parts(path, id_column=id_column)
+def job_input(
+    data: Path | None, database_url: str | None, id_column: str | None
+) -> tuple[list[Part], str, str | None]:
+    """The parts to read, the input as the job records it, and the id column: ``id_column``,
+    or customer_id when the table has one (read as text: a CSV reader would make 00123 the
+    number 123); the app database's customers when ``database_url`` is given."""
+    if database_url is not None:
+        return customer_pages(database_url, rows=DB_PAGE_ROWS), "app database", DEFAULT_ID_COLUMN
+    assert data is not None
+    parts = table_parts(data, id_column=id_column)
     if id_column is None and DEFAULT_ID_COLUMN in first_columns(parts):
-        return table_parts(path, id_column=DEFAULT_ID_COLUMN), DEFAULT_ID_COLUMN
-    return parts, id_column
+        id_column = DEFAULT_ID_COLUMN
+        parts = table_parts(data, id_column=id_column)
+    return parts, str(data.resolve()), id_column
 
 
 def first_columns(parts: Sequence[Part]) -> list[str]:
@@ -116,7 +121,3 @@ def first_columns(parts: Sequence[Part]) -> list[str]:
     if not parts:
         raise DataError("the input holds no rows")
     return parts[0].columns()
-
-
-def temporary_models_folder() -> tempfile.TemporaryDirectory:
-    return tempfile.TemporaryDirectory(prefix="insight-predict-")

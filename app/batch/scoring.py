@@ -88,7 +88,8 @@ class ChunkScorer:
         self.number_columns = [name for name, rule in rules.items() if rule.finite]
         self.required = required_columns(
             [model.input_schema for model in self.customer_models],
-            text_column if self.text_models else None,
+            id_column=id_column,
+            text_column=text_column if self.text_models else None,
         )
         self.never_blank = [id_column] if id_column else []
         self.never_blank += [text_column] if self.text_models else []
@@ -102,7 +103,7 @@ class ChunkScorer:
         )
 
     def check_columns(self, columns: Sequence[str]) -> None:
-        check_columns(columns, [*[self.id_column] * bool(self.id_column), *self.required])
+        check_columns(columns, self.required)
 
     def score(self, frame: pd.DataFrame, *, file: str | np.ndarray, rows: np.ndarray) -> Scored:
         """Answers for the good rows of ``frame``, which are rows ``rows`` of ``file`` (a name,
@@ -187,11 +188,15 @@ class ChunkScorer:
         return problems
 
 
-def required_columns(schemas: Sequence[Schema | None], text_column: str | None) -> list[str]:
-    """Every feature the customer models read, blank or not (a column missing from a whole
-    table is a mistake, a renamed column, not a table of blanks), and the text column."""
-    names = [column.name for schema in schemas if schema for column in schema.inputs]
-    return [*dict.fromkeys(names), *[text_column] * bool(text_column)]
+def required_columns(
+    schemas: Sequence[Schema | None], *, id_column: str | None, text_column: str | None
+) -> list[str]:
+    """The id and text columns when there are any, and every feature the customer models
+    read, blank or not: a column missing from a whole table is a mistake (a renamed column),
+    not a table of blanks."""
+    names = [name for name in (id_column, text_column) if name]
+    names += [column.name for schema in schemas if schema for column in schema.inputs]
+    return list(dict.fromkeys(names))
 
 
 def check_columns(columns: Sequence[str], required: Sequence[str]) -> None:
