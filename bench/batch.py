@@ -61,6 +61,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=None, help="default: var/bench-customers-N")
     parser.add_argument("--workers", type=int, default=default_workers())
     parser.add_argument("--skip-spark", action="store_true")
+    parser.add_argument("--skip-local", action="store_true")
     parser.add_argument("--out", type=Path, default=Path("bench/results/batch.json"))
     options = parser.parse_args()
     settings = Settings()
@@ -68,8 +69,9 @@ def main() -> None:
     _generate(data, options.rows)
     figures = [_baseline(settings, data, options.baseline_rows)]
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as scratch:
-        local = ["--workers", str(options.workers)]
-        figures.append(_engine(data, Path(scratch) / "local", local, options.workers))
+        if not options.skip_local:
+            local = ["--workers", str(options.workers)]
+            figures.append(_engine(data, Path(scratch) / "local", local, options.workers))
         if not options.skip_spark:
             spark = ["--engine", "spark", "--spark-master", f"local[{options.workers}]"]
             figures.append(_engine(data, Path(scratch) / "spark", spark, options.workers))
