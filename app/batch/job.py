@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from app.batch.scoring import PROBLEM_COLUMNS, ChunkScorer
+from app.batch.scoring import ChunkScorer
 from app.batch.sources import Part
 from training.common.labels import DataError
 
@@ -88,10 +88,9 @@ class JobFolder:
         written = writer.close()
         if written:
             os.replace(temporary, target)
-        bad = pd.concat(problems) if problems else pd.DataFrame(columns=PROBLEM_COLUMNS)
-        if len(bad):
-            bad.to_csv(self.out / "_parts" / f"{number:05d}.csv", index=False)
-        result = PartResult(number, written, len(bad))
+        if problems:
+            pd.concat(problems).to_csv(self.out / "_parts" / f"{number:05d}.csv", index=False)
+        result = PartResult(number, written, sum(map(len, problems)))
         _write_atomically(self.out / "_parts" / f"{number:05d}.json", json.dumps(asdict(result)))
         return result
 

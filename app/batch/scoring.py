@@ -22,15 +22,12 @@ from mlflow.types import Schema
 
 from app.services.customer_records import number_column
 from app.services.feature_checks import FeatureRule, feature_rules
-from app.services.served_models import WARM_UP_TEXTS, load_pyfunc
+from app.services.served_models import WARM_UP_TEXTS, joint_scorer, load_pyfunc
 from training.common.labels import DataError
-from training.customers.forest_scorer import UnsupportedPipelineError
 from training.customers.model import CustomerModel
-from training.customers.scorer import CustomerScorer
 from training.text.data import SPAM
 from training.text.model import AnalyzedText, TextClassifierModel
 
-SOURCE_COLUMNS = ("source_file", "source_row")
 PROBLEM_COLUMNS = ("source_file", "source_row", "id", "reason")
 
 
@@ -64,6 +61,10 @@ class BatchModel:
         return self.source.name
 
     @property
+    def version(self) -> str:
+        return self.source.version
+
+    @property
     def version_column(self) -> str:
         return f"{self.name.replace('-', '_')}_version"
 
@@ -83,7 +84,7 @@ class ChunkScorer:
         self.text_column = text_column
         self.customer_models = [m for m in models if isinstance(m.model, CustomerModel)]
         self.text_models = [m for m in models if isinstance(m.model, TextClassifierModel)]
-        self.joint = _joint_scorer(self.customer_models)
+        self.joint = joint_scorer(self.customer_models)
         rules = {rule.name: rule for model in self.customer_models for rule in model.rules}
         self.number_columns = [name for name, rule in rules.items() if rule.finite]
         self.required = required_columns(
@@ -128,7 +129,7 @@ class ChunkScorer:
             for answer in self._customer_answers(features) + self._text_answers(features):
                 columns.update(answer)
         for model in self.models:
-            columns[model.version_column] = [model.source.version] * len(good)
+            columns[model.version_column] = [model.version] * len(good)
         return Scored(pd.DataFrame(columns), self._problems(frame, where, reasons))
 
     def sample(self) -> pd.DataFrame:
@@ -167,7 +168,7 @@ class ChunkScorer:
                 if joint
                 else model.probabilities(features)
             )
-            answers.append(model.answer(probabilities, model.classes(next(iter(model.pipelines)))))
+            answers.append(model.answer_columns(probabilities))
         return answers
 
     def _text_answers(self, features: pd.DataFrame) -> list[dict[str, list]]:
@@ -213,15 +214,6 @@ def check_columns(columns: Sequence[str], required: Sequence[str]) -> None:
 class Scored:
     answers: pd.DataFrame
     problems: pd.DataFrame
-
-
-def _joint_scorer(models: list[BatchModel]) -> CustomerScorer | None:
-    if len(models) < 2:
-        return None
-    try:
-        return CustomerScorer.from_models(*(served.model for served in models))
-    except UnsupportedPipelineError:
-        return None
 
 
 def _id_text(ids: pd.Series) -> pd.Series:

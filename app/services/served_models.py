@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
+from typing import Protocol
 
 import mlflow.pyfunc
 import numpy as np
@@ -104,7 +105,15 @@ class ServedCustomerModel(ServedModel):
         )
 
 
-def joint_scorer(models: Sequence[ServedCustomerModel]) -> CustomerScorer | None:
+class LoadedCustomerModel(Protocol):
+    """A loaded customer-model version: the service's, or a batch engine's."""
+
+    name: str
+    version: str
+    model: CustomerModel
+
+
+def joint_scorer(models: Sequence[LoadedCustomerModel]) -> CustomerScorer | None:
     """One CustomerScorer for several customer models: one pass over all their targets answers
     them all (four models: ~0.3 ms a customer instead of ~0.6). None when they cannot share
     one (different feature specs, clashing target names, a pipeline it cannot reproduce).
@@ -130,7 +139,7 @@ def joint_scorer(models: Sequence[ServedCustomerModel]) -> CustomerScorer | None
     return scorer
 
 
-_JOINT: dict[tuple[int, ...], tuple[tuple[ServedCustomerModel, ...], CustomerScorer | None]] = {}
+_JOINT: dict[tuple[int, ...], tuple[tuple[LoadedCustomerModel, ...], CustomerScorer | None]] = {}
 
 
 def load_served_model(client: MlflowClient, version: ModelVersion, alias: str) -> ServedModel:

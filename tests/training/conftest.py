@@ -92,3 +92,14 @@ def assert_same(ours: dict, theirs: dict) -> None:
     for target, expected in theirs.items():
         assert ours[target].shape == expected.shape
         np.testing.assert_allclose(ours[target], expected, rtol=0, atol=TOLERANCE)
+
+
+def assert_same_in_any_batch(scorer, rows: pd.DataFrame) -> None:
+    """Each row's probabilities are the same bits whether scored with all of ``rows`` or in
+    frames of 1, 7 or 64 (the batch engines cut frames freely)."""
+    whole = scorer.probabilities(rows)
+    for size in (1, 7, 64):
+        parts = [scorer.probabilities(rows.iloc[i : i + size]) for i in range(0, len(rows), size)]
+        for target, probabilities in whole.items():
+            batched = np.concatenate([part[target] for part in parts])
+            np.testing.assert_array_equal(batched, probabilities, err_msg=f"{target}, {size}")

@@ -8,7 +8,13 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from tests.training.conftest import assert_same, fit_trees, json_like, sklearn_scorer
+from tests.training.conftest import (
+    assert_same,
+    assert_same_in_any_batch,
+    fit_trees,
+    json_like,
+    sklearn_scorer,
+)
 from training.customers.data import FeatureSpec, infer_features
 from training.customers.forest_scorer import ForestScorer, UnsupportedPipelineError
 from training.customers.model import (
@@ -43,12 +49,7 @@ def test_each_rows_answer_is_sklearns_to_the_last_bit_whatever_batch_it_is_in(
     }
     for target, probabilities in whole.items():
         np.testing.assert_array_equal(probabilities, expected[target], err_msg=target)
-    rows = messy.head(120)
-    for size in (1, 7, 64):  # the batch engines score the same rows in frames of any size
-        parts = [scorer.probabilities(rows.iloc[i : i + size]) for i in range(0, len(rows), size)]
-        for target, probabilities in whole.items():
-            batched = np.concatenate([part[target] for part in parts])
-            np.testing.assert_array_equal(batched, probabilities[: len(rows)], err_msg=target)
+    assert_same_in_any_batch(scorer, messy.head(120))
 
 
 def test_one_record_as_a_dict_matches_the_frame(channels, messy):

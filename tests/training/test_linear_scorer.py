@@ -6,7 +6,13 @@ import pandas as pd
 import pytest
 from sklearn.preprocessing import OneHotEncoder
 
-from tests.training.conftest import assert_same, fit_model, json_like, sklearn_scorer
+from tests.training.conftest import (
+    assert_same,
+    assert_same_in_any_batch,
+    fit_model,
+    json_like,
+    sklearn_scorer,
+)
 from training.customers.forest_scorer import UnsupportedPipelineError
 from training.customers.linear_scorer import LinearScorer
 from training.customers.model import (
@@ -64,13 +70,7 @@ def test_a_rows_answer_does_not_depend_on_the_other_rows_of_its_batch(
     linear_channels, linear_occupation, messy
 ):
     scorer = CustomerScorer.from_models(linear_channels, linear_occupation)
-    whole = scorer.probabilities(messy)
-    rows = messy.head(120)
-    for size in (1, 7, 64):  # the batch engines score the same rows in frames of any size
-        parts = [scorer.probabilities(rows.iloc[i : i + size]) for i in range(0, len(rows), size)]
-        for target, probabilities in whole.items():
-            batched = np.concatenate([part[target] for part in parts])
-            np.testing.assert_array_equal(batched, probabilities[: len(rows)], err_msg=target)
+    assert_same_in_any_batch(scorer, messy.head(120))
 
 
 def test_trees_and_regressions_share_one_scorer_and_one_pass(channels, linear_occupation, messy):

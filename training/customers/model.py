@@ -207,10 +207,9 @@ class CustomerModel(mlflow.pyfunc.PythonModel):
 
         ``probabilities``: this model's, already scored (by a scorer shared with other models).
         """
-        classes = self.classes(next(iter(self.pipelines)))
         if probabilities is None:
             probabilities = self.probabilities(records)
-        columns = self.answer(probabilities, classes)
+        columns = self.answer_columns(probabilities)
         answers = [dict(zip(columns, row)) for row in zip(*columns.values())]
         if self.task == "churn" and self.typical:
             for answer, factors in zip(answers, self.risk_factors(records)):
@@ -220,9 +219,12 @@ class CustomerModel(mlflow.pyfunc.PythonModel):
     def classes(self, target: str) -> list[str]:
         return [str(label) for label in self.pipelines[target].classes_]
 
+    def answer_columns(self, probabilities: dict[str, np.ndarray]) -> dict[str, list]:
+        """The task's answer to this model's probabilities, column by column."""
+        return self.answer(probabilities, self.classes(next(iter(self.pipelines))))
+
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        classes = self.classes(next(iter(self.pipelines)))
-        return pd.DataFrame(self.answer(self.probabilities(model_input), classes))
+        return pd.DataFrame(self.answer_columns(self.probabilities(model_input)))
 
     def risk_factors(self, records: Records, *, top: int = 3) -> list[list[dict]]:
         """Per record, the features that push the yes/no probability up the most."""
