@@ -26,7 +26,8 @@ from app.services.served_models import WARM_UP_TEXTS, joint_scorer, load_pyfunc
 from training.common.labels import DataError
 from training.customers.model import CustomerModel
 from training.text.data import SPAM
-from training.text.model import AnalyzedText, TextClassifierModel
+from training.text.model import TextClassifierModel
+from training.text.terms import TextBatch
 
 PROBLEM_COLUMNS = ("source_file", "source_row", "id", "reason")
 
@@ -174,7 +175,7 @@ class ChunkScorer:
     def _text_answers(self, features: pd.DataFrame) -> list[dict[str, list]]:
         if not self.text_models:
             return []
-        texts = [AnalyzedText(text) for text in features[self.text_column].astype(str)]
+        texts = TextBatch(features[self.text_column].astype(str).tolist())
         return [_text_answer(served.model, texts) for served in self.text_models]
 
     def _problems(
@@ -225,25 +226,14 @@ def _blank(values: pd.Series) -> np.ndarray:
     return values.astype("string").fillna("").str.strip().eq("").to_numpy(dtype=bool)
 
 
-def _text_answer(model: TextClassifierModel, texts: list[AnalyzedText]) -> dict[str, list]:
+def _text_answer(model: TextClassifierModel, texts: TextBatch) -> dict[str, list]:
     """The HTTP API's fields for one text model: the demand classifier's category, confidence
     and whether a person should review it; the spam filter's verdict and probability."""
-    probabilities = model.scorer.predict_proba(texts)
-    classes = model.scorer.classes
-    if SPAM in classes:
-        spam = probabilities[:, classes.index(SPAM)]
-        sure = np.maximum(spam, 1.0 - spam)
-        return {
-            "spam": [
-                bool(p >= 0.5 and not model.needs_review(c, t))
-                for p, c, t in zip(spam, sure, texts)
-            ],
-            "spam_probability": spam,
-        }
-    best = probabilities.argmax(axis=1)
-    confidence = probabilities[np.arange(len(texts)), best]
+    answers = model.answer(texts)
+    if SPAM in answers.classes:
+        return {"spam": answers.says(SPAM), "spam_probability": answers.probability(SPAM)}
     return {
-        "category": np.asarray(classes, dtype=object)[best],
-        "confidence": confidence,
-        "needs_review": [model.needs_review(c, t) for c, t in zip(confidence, texts)],
+        "category": answers.labels,
+        "confidence": answers.confidence,
+        "needs_review": answers.needs_review,
     }

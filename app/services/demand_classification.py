@@ -8,7 +8,7 @@ from app.core.errors import FieldError, InvalidInputError, NotReadyError
 from app.services.model_snapshot import ServingModels
 from app.services.served_models import ServedTextModel
 from training.text.data import SPAM as SPAM_LABEL
-from training.text.model import AnalyzedText
+from training.text.terms import TextBatch
 
 DEMAND_MODEL, SPAM_MODEL = "demand-classifier", "spam-filter"
 TOP_K = 3
@@ -61,33 +61,33 @@ def classify_demands(texts: list[str], models: ServingModels) -> dict:
     reliable, or the text holds no word the demand model learned from. The spam flag is raised
     only when the spam filter is sure and has words of its own to go on.
     """
-    demand, spam = _required(models, DEMAND_MODEL), _required(models, SPAM_MODEL)
-    categories = np.asarray(demand.classes, dtype=object)
-    analyzed = [AnalyzedText(text) for text in texts]
-    demand_proba = demand.predict_proba(analyzed)
-    spam_proba = spam.predict_proba(analyzed)[:, spam.classes.index(SPAM_LABEL)]
-    results = []
-    for text, probabilities, spam_probability in zip(analyzed, demand_proba, spam_proba):
-        top = np.argsort(probabilities)[::-1][:TOP_K]
-        confidence = float(probabilities[top[0]])
-        spam_confidence = max(spam_probability, 1.0 - spam_probability)
-        results.append(
-            {
-                "category": categories[top[0]],
-                "confidence": round(confidence, 4),
-                "top_categories": [
-                    {"category": categories[i], "probability": round(float(probabilities[i]), 4)}
-                    for i in top
-                ],
-                "spam": bool(
-                    spam_probability >= 0.5 and not spam.needs_review(spam_confidence, text)
-                ),
-                "spam_probability": round(float(spam_probability), 4),
-                "needs_review": demand.needs_review(confidence, text)
-                or not spam.confident(spam_confidence),
-            }
+    demand_model, spam_model = _required(models, DEMAND_MODEL), _required(models, SPAM_MODEL)
+    batch = TextBatch(texts)  # cut once, read by both models
+    demand, spam = demand_model.answer(batch), spam_model.answer(batch)
+    categories = demand.classes
+    top = np.argsort(-demand.probabilities, axis=1, kind="stable")[:, :TOP_K]
+    ranked = demand.probabilities[np.arange(len(texts))[:, None], top]
+    results = [
+        {
+            "category": categories[best[0]],
+            "confidence": round(probabilities[0], 4),
+            "top_categories": [
+                {"category": categories[i], "probability": round(p, 4)}
+                for i, p in zip(best, probabilities)
+            ],
+            "spam": spam_flag,
+            "spam_probability": round(spam_probability, 4),
+            "needs_review": needs_review,
+        }
+        for best, probabilities, spam_flag, spam_probability, needs_review in zip(
+            top.tolist(),
+            ranked.tolist(),
+            spam.says(SPAM_LABEL).tolist(),
+            spam.probability(SPAM_LABEL).tolist(),
+            (demand.needs_review | ~spam.confident).tolist(),
         )
-    return {"results": results, "models": [demand.ref(), spam.ref()]}
+    ]
+    return {"results": results, "models": [demand_model.ref(), spam_model.ref()]}
 
 
 def _required(models: ServingModels, name: str) -> ServedTextModel:

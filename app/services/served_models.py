@@ -20,7 +20,8 @@ from app.services.feature_checks import FeatureRule, feature_rules
 from training.customers.forest_scorer import UnsupportedPipelineError
 from training.customers.model import CustomerModel
 from training.customers.scorer import CustomerScorer
-from training.text.model import AnalyzedText, TextClassifierModel, TextScorer
+from training.text.model import TextAnswers, TextClassifierModel, TextScorer
+from training.text.terms import TextBatch
 
 logger = logging.getLogger(__name__)
 
@@ -69,14 +70,11 @@ class ServedTextModel(ServedModel):
     def outputs(self) -> list[str]:
         return self.classes
 
-    def predict_proba(self, texts: Sequence[str | AnalyzedText]) -> np.ndarray:
+    def predict_proba(self, texts: TextBatch | Sequence[str]) -> np.ndarray:
         return self.scorer.predict_proba(texts)
 
-    def needs_review(self, confidence: float, text: AnalyzedText) -> bool:
-        return self.model.needs_review(confidence, text)
-
-    def confident(self, confidence: float) -> bool:
-        return self.model.confident(confidence)
+    def answer(self, texts: TextBatch | Sequence[str]) -> TextAnswers:
+        return self.model.answer(texts)
 
 
 @dataclass(frozen=True)

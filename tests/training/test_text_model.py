@@ -2,16 +2,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.text.model import (
-    TEXT_VIEWS,
-    AnalyzedText,
-    TextClassifierModel,
-    TextScorer,
-    build_text_pipeline,
-    char_ngrams,
-    word_ngrams,
-)
+from training.text.features import char_text, normalize_text
+from training.text.model import TEXT_VIEWS, TextClassifierModel, TextScorer, build_text_pipeline
 from training.text.review import ReviewRule
+from training.text.terms import TextBatch, char_ngram_counts, ngram_code, word_ngrams
 
 PROBES = [
     "宽带又断网了，师傅什么时候上门",
@@ -79,17 +73,31 @@ def test_word_ngrams_are_scikit_learns():
     assert word_ngrams(["x"], 1, 2) == ["x"] and word_ngrams([], 1, 2) == []
 
 
-def test_char_ngrams_are_scikit_learns():
+def test_char_ngram_counts_are_scikit_learns_ngrams_counted():
+    from collections import Counter
+
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    for chars in ["宽带又断网了", "5g", "x", ""]:
-        sklearn_ngrams = TfidfVectorizer(analyzer="char", ngram_range=(1, 3))._char_ngrams(chars)
-        assert sorted(char_ngrams(chars, 1, 3)) == sorted(sklearn_ngrams)
+    texts = ["宽带又断网了，断网", "5G", "x", "", "！！！", "啊啊啊啊", "😀 emoji ok", "又断网"]
+    counts = char_ngram_counts(TextBatch(texts), 1, 3)
+    assert (np.diff(counts.rows) >= 0).all()  # in text order
+    for row, text in enumerate(texts):
+        chars = char_text(normalize_text(text))
+        ngrams = TfidfVectorizer(analyzer="char", ngram_range=(1, 3))._char_ngrams(chars)
+        expected = {ngram_code(ngram): n for ngram, n in Counter(ngrams).items()}
+        mine = counts.rows == row
+        assert dict(zip(counts.terms[mine].tolist(), counts.counts[mine].tolist())) == expected
 
 
-def test_each_text_is_normalized_once_for_every_view(fitted, monkeypatch):
+def test_ngram_codes_differ_for_different_terms():
+    terms = ["a", "b", "ab", "ba", "aa", "aaa", "宽", "宽带", "带宽", "宽带网", "\U0010ffff"]
+    assert len({ngram_code(term) for term in terms}) == len(terms)
+
+
+def test_a_batch_is_normalized_in_one_call_for_every_view(fitted, monkeypatch):
     import training.text.features
     import training.text.model
+    import training.text.terms
 
     calls = []
     normalize = training.text.features.normalize_text
@@ -98,18 +106,52 @@ def test_each_text_is_normalized_once_for_every_view(fitted, monkeypatch):
         calls.append(text)
         return normalize(text)
 
-    for module in (training.text.features, training.text.model):
+    for module in (training.text.features, training.text.model, training.text.terms):
         monkeypatch.setattr(module, "normalize_text", counted)
-    TextScorer(fitted).predict_proba([AnalyzedText(text) for text in PROBES])
-    assert sorted(calls) == sorted(PROBES)
+    TextScorer(fitted).predict_proba(TextBatch(PROBES))  # words and characters
+    assert len(calls) == 1 and all(text in calls[0] for text in PROBES)
 
 
-def test_analyzed_texts_are_cut_once_and_shared_between_models(fitted, fitted_binary):
-    analyzed = [AnalyzedText(text) for text in PROBES]
+# Texts whose normalization could leak into a neighbour's if the batch were normalized as one
+# string carelessly: final sigma, a combining accent first, digits at both ends, blanks.
+NEIGHBOURS = ["ΟΔΟΣ", "Σ", "\u0301e", "é\u0301", "138", "0000 号", "", " ", "ＡＢＣ１２", "後臺"]
+
+
+def test_a_batch_is_normalized_and_cut_as_its_texts_are_one_by_one(demand_corpus):
+    texts = NEIGHBOURS + PROBES + demand_corpus["text"].head(300).tolist()
+    batch = TextBatch(texts)
+    assert batch.normalized == [normalize_text(text) for text in texts]
+    alone = [char_ngram_counts(TextBatch([text]), 1, 3) for text in texts]
+    together = char_ngram_counts(batch, 1, 3)
+    for row, counts in enumerate(alone):
+        mine = together.rows == row
+        assert dict(zip(together.terms[mine].tolist(), together.counts[mine])) == (
+            dict(zip(counts.terms.tolist(), counts.counts))
+        )
+
+
+def test_a_batch_holding_the_joining_letter_is_taken_text_by_text(fitted):
+    from training.text.terms import _JOINT
+
+    texts = [f"宽带{_JOINT}断网了", "账单不对", f"{_JOINT}"]
+    batch = TextBatch(texts)
+    assert batch.normalized == [normalize_text(text) for text in texts]
+    counts = char_ngram_counts(batch, 1, 3)
+    assert sorted(set(counts.rows.tolist())) == [0, 1, 2]
+    assert ngram_code(f"带{_JOINT}断") in counts.terms.tolist()
+    np.testing.assert_allclose(
+        TextScorer(fitted).predict_proba(batch), fitted.predict_proba(texts), atol=1e-9
+    )
+
+
+def test_a_batch_is_cut_once_and_shared_between_models(fitted, fitted_binary):
+    analyzed = TextBatch(PROBES)
     demand = TextScorer(fitted).predict_proba(analyzed)
-    cut = [dict(text._terms) for text in analyzed]
+    cut = dict(analyzed._counts)
+    assert len(cut) == 2  # words and characters
     spam = TextScorer(fitted_binary).predict_proba(analyzed)
-    assert [dict(text._terms) for text in analyzed] == cut  # nothing cut a second time
+    assert analyzed._counts.keys() == cut.keys()  # nothing cut a second time
+    assert all(analyzed._counts[analysis] is counts for analysis, counts in cut.items())
     np.testing.assert_allclose(demand, fitted.predict_proba(PROBES), atol=1e-9)
     np.testing.assert_allclose(spam, fitted_binary.predict_proba(PROBES), atol=1e-9)
 

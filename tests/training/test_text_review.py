@@ -5,9 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from training.text.features import evidence_terms
-from training.text.model import AnalyzedText
+from training.text.features import evidence_terms, normalize_text
 from training.text.review import ReviewRule, confidence_floor, evidence_words
+from training.text.terms import TextBatch
 
 
 def _floor(confidence, correct, target):
@@ -62,9 +62,9 @@ def test_a_rule_learned_before_evidence_terms_reads_jieba_words():
     older = ReviewRule.__new__(ReviewRule)
     older.__setstate__({k: v for k, v in vars(rule).items() if k != "evidence_cut"})
     assert older.evidence_cut == "jieba" and older.evidence_words == rule.evidence_words
-    text = AnalyzedText("宽带又断网了")
-    assert older.terms_of(text) == text.words and "宽带" in text.words
-    assert rule.terms_of(text) == evidence_terms(text.normalized)
+    texts = TextBatch(["宽带又断网了", "宽 带 又 断 网"])
+    assert "宽带" in texts.words[0] and "宽带" not in texts.words[1]
+    assert older.evidence_in(texts).tolist() == [older.has_evidence(w) for w in texts.words]
 
 
 def test_evidence_is_a_word_tied_to_a_class_never_a_greeting_all_share_nor_a_number():
@@ -85,3 +85,59 @@ def test_a_rare_word_is_not_evidence_until_the_data_shows_it_enough():
     labels = ["宽带故障"] * 30 + ["账单查询"] * 30 + ["宽带故障"] * 2
     words = evidence_words(texts, labels)
     assert "宽带" in words and "光猫" not in words  # seen twice: not enough to be sure
+
+
+EVIDENCE_PROBES = [
+    "宽带又断网了，断网！",
+    "好",
+    "好!",
+    "你好 hello 5G套餐",
+    "。。。",
+    "",
+    "a宽b带c",
+    "１２３４５宽带",
+    "٣宽٣带",  # digits of other scripts split runs too
+    "宽_带",
+    "Ｗｉｆｉ信号差",
+    "宽ꙮ带",  # the letter batches are joined by, inside a text
+]
+
+
+def test_evidence_found_for_a_batch_is_evidence_terms_text_by_text(demand_corpus):
+    texts = EVIDENCE_PROBES + demand_corpus["text"].head(300).tolist()
+    labels = demand_corpus["category"].fillna("spam").head(300).tolist()
+    words = evidence_words(demand_corpus["text"].head(300).tolist(), labels)
+    rules = [
+        ReviewRule(0.5, 0.95, 1.0, 1.0, words),
+        ReviewRule(0.5, 0.95, 1.0, 1.0, frozenset({"好", "hello", "断网", "宽带", "wifi", "000"})),
+    ]
+    batches = [TextBatch(texts), TextBatch([*texts, "ꙮ"])]  # joined, and text by text
+    batches += [TextBatch([text]) for text in EVIDENCE_PROBES]  # cut in Python
+    for batch in batches:
+        for rule in rules:
+            expected = [
+                rule.has_evidence(evidence_terms(normalize_text(text))) for text in batch.texts
+            ]
+            assert rule.evidence_in(batch).tolist() == expected
+
+
+def test_a_batchs_evidence_terms_are_each_texts():
+    from training.text.terms import ngram_code
+
+    found = TextBatch(EVIDENCE_PROBES).evidence
+    for row, text in enumerate(EVIDENCE_PROBES):
+        terms = evidence_terms(normalize_text(text))
+        coded = sorted(found.codes[found.rows == row].tolist())
+        assert coded == sorted(ngram_code(t) for t in terms if not t.isascii())
+        assert found.as_text[row] == [t for t in terms if t.isascii()]
+    few = TextBatch(EVIDENCE_PROBES[:3]).evidence  # cut text by text, nothing coded
+    assert few.as_text == [evidence_terms(normalize_text(t)) for t in EVIDENCE_PROBES[:3]]
+
+
+def test_a_rule_that_has_looked_for_evidence_still_pickles_as_it_was_learned():
+    import pickle
+
+    rule = _rule()
+    rule.evidence_in(TextBatch(["宽带又断网了"]))
+    restored = pickle.loads(pickle.dumps(rule))
+    assert restored == rule and "_evidence_codes" not in vars(restored)

@@ -2,8 +2,10 @@
 
 ``build_text_pipeline`` is what training fits. ``TextScorer`` answers from the fitted pipeline
 without sklearn's per-call overhead (input validation, sparse-matrix assembly), which costs ten
-times the work itself on one short text; it reads the same fitted vocabulary, IDF weights,
-coefficients and calibrators, and the tests hold it to the pipeline's own probabilities.
+times the work itself on one short text, and scores a batch as one computation over the
+batch's term counts (``terms.TextBatch``, shared by every model that cuts texts alike); it
+reads the same fitted vocabulary, IDF weights, coefficients and calibrators, and the tests
+hold it to the pipeline's own probabilities.
 """
 
 from __future__ import annotations
@@ -14,13 +16,23 @@ from dataclasses import dataclass
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
+from pandas._libs.hashtable import Int64HashTable, PyObjectHashTable
+from scipy.sparse._sparsetools import csr_matvecs
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
-from training.text.features import char_text, char_view, evidence_terms, normalize_text, tokenize
+from training.text.features import char_view, normalize_text, tokenize
 from training.text.review import ReviewRule
+from training.text.terms import (
+    MAX_CODED_CHARS,
+    TermCounts,
+    TextBatch,
+    char_ngram_counts,
+    ngram_code,
+    word_ngrams,
+)
 
 # The feature views a text model may read; each is searched with a few SVM strengths.
 TEXT_VIEWS = ("words+chars", "chars", "words")
@@ -75,78 +87,37 @@ _ANALYSIS_PARAMS = (
 )
 
 
-class AnalyzedText:
-    """A text, its jieba words and its terms per analysis, cut once however many models read
-    them."""
-
-    __slots__ = ("text", "_normalized", "_words", "_evidence", "_terms")
-
-    def __init__(self, text: str):
-        self.text = text
-        self._normalized: str | None = None
-        self._words: list[str] | None = None
-        self._evidence: list[str] | None = None
-        self._terms: dict[str, list[str]] = {}
-
-    @property
-    def normalized(self) -> str:
-        """The text as every feature view reads it (``normalize_text``)."""
-        if self._normalized is None:
-            self._normalized = normalize_text(self.text)
-        return self._normalized
-
-    @property
-    def words(self) -> list[str]:
-        """The jieba words of the normalized text (what word n-grams read)."""
-        if self._words is None:
-            self._words = tokenize(self.normalized)
-        return self._words
-
-    @property
-    def evidence_terms(self) -> list[str]:
-        """The dictionary-free terms a review rule's evidence check reads (``evidence_terms``)."""
-        if self._evidence is None:
-            self._evidence = evidence_terms(self.normalized)
-        return self._evidence
-
-    def terms(self, block: _FeatureBlock) -> list[str]:
-        found = self._terms.get(block.analysis)
-        if found is None:
-            found = self._terms[block.analysis] = block.analyze(self)
-        return found
-
-
 @dataclass(frozen=True)
 class _FeatureBlock:
     """One fitted TF-IDF vectorizer with the SVM coefficients of its columns."""
 
     analysis: str  # equal for vectorizers that cut texts the same way, in one process
-    analyze: Callable[[AnalyzedText], list[str]]
-    vocabulary: dict[str, int]
-    idf: np.ndarray
-    coef: np.ndarray  # (columns of this block, decision functions)
+    count: Callable[[TextBatch], TermCounts]
+    columns: Callable[[np.ndarray], np.ndarray]  # the column of each term; unknown: len(idf)
+    idf: np.ndarray  # and a 0 for unknown terms
+    coef: np.ndarray  # (columns of this block, decision functions), and a row of 0s
 
-    def decisions(self, texts: Sequence[AnalyzedText]) -> np.ndarray:
+    def decisions(self, texts: TextBatch) -> np.ndarray:
         """This block's share of the SVM decision values, one row per text: the batch's
         L2-normalized TF-IDF rows times coef, computed for all the texts at once."""
-        vocabulary, width = self.vocabulary, len(self.idf)
-        cells = []  # row * width + column, once per occurrence of a known term
-        for row, text in enumerate(texts):
-            first = row * width
-            cells.extend(
-                first + column
-                for term in text.terms(self)
-                if (column := vocabulary.get(term)) is not None
-            )
+        counts = texts.term_counts(self.analysis, self.count)
+        columns = self.columns(counts.terms)
+        values = counts.tf * self.idf[columns]  # 0 for a term this block does not know
+        norms = np.sqrt(np.bincount(counts.rows, weights=values * values, minlength=len(texts)))
+        values /= np.maximum(norms, np.finfo(float).tiny)[counts.rows]
         decisions = np.zeros((len(texts), self.coef.shape[1]))
-        if not cells:
-            return decisions
-        cells, counts = np.unique(np.asarray(cells, dtype=np.int64), return_counts=True)
-        rows, columns = np.divmod(cells, width)
-        values = (1.0 + np.log(counts)) * self.idf[columns]  # sublinear tf
-        values /= np.sqrt(np.bincount(rows, weights=values * values))[rows]
-        starts = np.flatnonzero(np.diff(rows, prepend=-1))  # cells come sorted by row
-        decisions[rows[starts]] = np.add.reduceat(values[:, None] * self.coef[columns], starts)
+        # scipy's own C kernel for a CSR matrix times a dense one, called without building a
+        # csr_array (whose checks cost ten times the product for one text).
+        csr_matvecs(
+            len(texts),
+            len(self.idf),
+            self.coef.shape[1],
+            counts.row_starts,
+            columns,
+            values,
+            self.coef.ravel(),
+            decisions.ravel(),
+        )
         return decisions
 
 
@@ -165,13 +136,13 @@ class TextScorer:
         self._slope = np.array([c.a_ for c in fold.calibrators])
         self._offset = np.array([c.b_ for c in fold.calibrators])
 
-    def predict_proba(self, texts: Sequence[str | AnalyzedText]) -> np.ndarray:
+    def predict_proba(self, texts: TextBatch | Sequence[str]) -> np.ndarray:
         """Probabilities, one row per text, columns in the order of ``classes``.
 
-        Pass ``AnalyzedText`` objects to share the cutting of a text between models.
+        Pass a ``TextBatch`` to share the cutting of the texts between models.
         """
-        analyzed = [_analyzed(text) for text in texts]
-        decisions = self._intercept + sum(block.decisions(analyzed) for block in self._blocks)
+        batch = texts if isinstance(texts, TextBatch) else TextBatch(texts)
+        decisions = self._intercept + sum(block.decisions(batch) for block in self._blocks)
         return self.calibrated(decisions)
 
     def calibrated(self, decisions: np.ndarray) -> np.ndarray:
@@ -179,14 +150,10 @@ class TextScorer:
         text (one value per class, or one for two classes)."""
         calibrated = 1.0 / (1.0 + np.exp(self._slope * decisions + self._offset))
         if len(self.classes) == 2:
-            return np.column_stack([1.0 - calibrated[:, 0], calibrated[:, 0]])
+            return np.hstack([1.0 - calibrated, calibrated])
         totals = calibrated.sum(axis=1, keepdims=True)
         uniform = np.full_like(calibrated, 1.0 / len(self.classes))
         return np.divide(calibrated, totals, out=uniform, where=totals > 0)
-
-
-def _analyzed(text: str | AnalyzedText) -> AnalyzedText:
-    return text if isinstance(text, AnalyzedText) else AnalyzedText(text)
 
 
 def _feature_blocks(features: FeatureUnion, coef: np.ndarray) -> list[_FeatureBlock]:
@@ -194,50 +161,50 @@ def _feature_blocks(features: FeatureUnion, coef: np.ndarray) -> list[_FeatureBl
     for _, vectorizer in features.transformer_list:
         params = vectorizer.get_params()
         width = len(vectorizer.vocabulary_)
+        count, columns = _term_counting(vectorizer)
         blocks.append(
             _FeatureBlock(
                 analysis=repr([params[name] for name in _ANALYSIS_PARAMS]),
-                analyze=_analyzer(vectorizer),
-                vocabulary=dict(vectorizer.vocabulary_),
-                idf=vectorizer.idf_.copy(),
-                coef=np.ascontiguousarray(coef[:, offset : offset + width].T),
+                count=count,
+                columns=columns,
+                idf=np.append(vectorizer.idf_, 0.0),
+                coef=np.vstack([coef[:, offset : offset + width].T, np.zeros(len(coef))]),
             )
         )
         offset += width
     return blocks
 
 
-def _analyzer(vectorizer: TfidfVectorizer) -> Callable[[AnalyzedText], list[str]]:
-    """How ``vectorizer`` cuts a text: our own views from the text's shared normalization and
-    jieba words, any other through scikit-learn."""
+def _term_counting(
+    vectorizer: TfidfVectorizer,
+) -> tuple[Callable[[TextBatch], TermCounts], Callable[[np.ndarray], np.ndarray]]:
+    """How ``vectorizer`` counts the terms of a batch, and finds their columns: our character
+    view as n-gram codes, our word view from the batch's shared jieba words, any other view
+    through scikit-learn's own analyzer."""
     params = vectorizer.get_params()
     low, high = params["ngram_range"]
     view = (params["analyzer"], params["preprocessor"], params["tokenizer"], params["stop_words"])
-    if view == ("word", normalize_text, tokenize, None):
-        return lambda text: word_ngrams(text.words, low, high)
-    if view == ("char", char_view, None, None):
-        return lambda text: char_ngrams(char_text(text.normalized), low, high)
-    analyze = vectorizer.build_analyzer()
-    return lambda text: analyze(text.text)
+    terms = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.__getitem__)
+    if view == ("char", char_view, None, None) and high <= MAX_CODED_CHARS:
+        count = lambda batch: char_ngram_counts(batch, low, high)  # noqa: E731
+        keys, table = np.array([ngram_code(term) for term in terms]), Int64HashTable(len(terms))
+    else:
+        if view == ("word", normalize_text, tokenize, None):
+            count = lambda batch: TermCounts.of_lists(  # noqa: E731
+                [word_ngrams(words, low, high) for words in batch.words]
+            )
+        else:
+            analyze = vectorizer.build_analyzer()
+            count = lambda batch: TermCounts.of_lists([analyze(t) for t in batch.texts])  # noqa: E731
+        keys, table = np.array(terms, dtype=object), PyObjectHashTable(len(terms))
+    table.map_locations(keys)
+    unknown = len(terms)
 
+    def columns(found: np.ndarray) -> np.ndarray:
+        at = table.lookup(found)
+        return np.where(at >= 0, at, unknown)
 
-def char_ngrams(chars: str, low: int, high: int) -> list[str]:
-    """The ``low``- to ``high``-character n-grams of ``chars``, as scikit-learn's "char"
-    analyzer takes them from a text without whitespace."""
-    return [
-        chars[start : start + n]
-        for n in range(low, min(high, len(chars)) + 1)
-        for start in range(len(chars) - n + 1)
-    ]
-
-
-def word_ngrams(words: list[str], low: int, high: int) -> list[str]:
-    """The ``low``- to ``high``-grams of ``words``, joined by spaces as scikit-learn does."""
-    return [
-        " ".join(words[start : start + n])
-        for n in range(low, high + 1)
-        for start in range(len(words) - n + 1)
-    ]
+    return count, columns
 
 
 class TextClassifierModel(mlflow.pyfunc.PythonModel):
@@ -265,28 +232,51 @@ class TextClassifierModel(mlflow.pyfunc.PythonModel):
         return {**self.__dict__, "_scorer": None}
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        texts = [AnalyzedText(text) for text in model_input[self.text_column].astype(str)]
-        probabilities = self.scorer.predict_proba(texts)
-        best = probabilities.argmax(axis=1)
-        confidence = probabilities[np.arange(len(texts)), best]
+        answers = self.answer(model_input[self.text_column].astype(str).tolist())
         return pd.DataFrame(
             {
-                "label": np.asarray(self.scorer.classes, dtype=object)[best],
-                "confidence": confidence,
-                "needs_review": [
-                    self.needs_review(score, text) for score, text in zip(confidence, texts)
-                ],
+                "label": answers.labels,
+                "confidence": answers.confidence,
+                "needs_review": answers.needs_review,
             }
         )
 
-    def needs_review(self, confidence: float, text: AnalyzedText) -> bool:
-        """Whether a person should look at this answer (never, for a model without a rule):
-        too little confidence, or no evidence in the text (looked for only when confident)."""
-        review = self.review
-        if review is None:
-            return False
-        return not review.confident(confidence) or not review.has_evidence(review.terms_of(text))
+    def answer(self, texts: TextBatch | Sequence[str]) -> TextAnswers:
+        """The model's answer for each text: probabilities, best class and whether a person
+        should review it (never, for a model without a review rule)."""
+        batch = texts if isinstance(texts, TextBatch) else TextBatch(texts)
+        probabilities = self.scorer.predict_proba(batch)
+        best = probabilities.argmax(axis=1)
+        confidence = probabilities[np.arange(len(batch)), best]
+        if self.review is None:
+            confident, needs_review = np.ones(len(batch), bool), np.zeros(len(batch), bool)
+        else:
+            confident = self.review.confident(confidence)
+            needs_review = self.review.needs_review(confident, batch)
+        return TextAnswers(
+            self.scorer.classes, probabilities, best, confidence, confident, needs_review
+        )
 
-    def confident(self, confidence: float) -> bool:
-        """Whether an answer this confident is reliable, whatever the text holds."""
-        return self.review is None or self.review.confident(confidence)
+
+@dataclass(frozen=True)
+class TextAnswers:
+    """A text model's answers for a batch of texts, one row (or element) per text."""
+
+    classes: list[str]
+    probabilities: np.ndarray  # columns in the order of classes
+    best: np.ndarray  # the most probable class's column
+    confidence: np.ndarray  # its probability
+    confident: np.ndarray  # whether an answer this confident is reliable, whatever the text
+    needs_review: np.ndarray  # not confident enough, or no evidence in the text
+
+    @property
+    def labels(self) -> np.ndarray:
+        return np.asarray(self.classes, dtype=object)[self.best]
+
+    def probability(self, label: str) -> np.ndarray:
+        return self.probabilities[:, self.classes.index(label)]
+
+    def says(self, label: str) -> np.ndarray:
+        """Where the model answers ``label`` and the answer needs no review: a two-class
+        model's verdict the CRM may act on (the spam filter's flag)."""
+        return (self.best == self.classes.index(label)) & ~self.needs_review

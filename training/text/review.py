@@ -17,28 +17,33 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from functools import cached_property
 from typing import Protocol
 
 import numpy as np
+from pandas._libs.hashtable import Int64HashTable
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.preprocessing import LabelBinarizer
 
 from training.text.features import evidence_view
+from training.text.terms import MAX_CODED_CHARS, EvidenceTerms, ngram_code
 
 DEFAULT_TARGET_PRECISION = 0.95
 # A word is evidence when it multiplies the odds of some class at least this much.
 EVIDENCE_ODDS_RATIO = 2.0
 
 
-class CutText(Protocol):
-    """A text cut both ways a rule may read it (``model.AnalyzedText``)."""
+class CutTexts(Protocol):
+    """Texts cut both ways a rule may read them (``terms.TextBatch``)."""
+
+    def __len__(self) -> int: ...
 
     @property
-    def words(self) -> list[str]: ...
+    def words(self) -> list[list[str]]: ...
 
     @property
-    def evidence_terms(self) -> list[str]: ...
+    def evidence(self) -> EvidenceTerms: ...
 
 
 @dataclass(frozen=True)
@@ -52,15 +57,41 @@ class ReviewRule:
     evidence_words: frozenset[str]  # the evidence terms (jieba words for an older rule)
     evidence_cut: str = "terms"  # "terms": features.evidence_terms; "jieba": jieba words
 
-    def confident(self, confidence: float) -> bool:
+    def confident(self, confidence: np.ndarray) -> np.ndarray:
         return confidence >= self.min_confidence
 
     def has_evidence(self, terms: Iterable[str]) -> bool:
         return not self.evidence_words.isdisjoint(terms)
 
-    def terms_of(self, text: CutText) -> list[str]:
-        """The terms of ``text`` this rule looks for evidence among."""
-        return text.words if self.evidence_cut == "jieba" else text.evidence_terms
+    def needs_review(self, confident: np.ndarray, texts: CutTexts) -> np.ndarray:
+        """Per text: not ``confident``, or none of its terms is evidence."""
+        if not confident.any():
+            return ~confident
+        return ~confident | ~self.evidence_in(texts)
+
+    def evidence_in(self, texts: CutTexts) -> np.ndarray:
+        """Per text: whether any of its terms is evidence."""
+        if self.evidence_cut == "jieba":
+            return np.array([self.has_evidence(words) for words in texts.words], dtype=bool)
+        found = texts.evidence
+        evidence = np.zeros(len(texts), dtype=bool)
+        if len(found.codes):
+            evidence[found.rows[self._evidence_codes.lookup(found.codes) >= 0]] = True
+        for row in np.flatnonzero(~evidence):
+            evidence[row] = self.has_evidence(found.as_text[row])
+        return evidence
+
+    @cached_property
+    def _evidence_codes(self) -> Int64HashTable:
+        """The evidence terms from other letters (Chinese), by ``ngram_code``."""
+        other = [word for word in self.evidence_words if not word.isascii()]
+        codes = np.array([ngram_code(w) for w in other if len(w) <= MAX_CODED_CHARS], np.int64)
+        table = Int64HashTable(len(codes))
+        table.map_locations(codes)
+        return table
+
+    def __getstate__(self) -> dict:
+        return {field.name: getattr(self, field.name) for field in fields(self)}  # no caches
 
     def __setstate__(self, state: dict) -> None:
         # Rules pickled before ``evidence_cut`` existed read jieba words.
