@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from app.core.errors import FieldError, InvalidInputError, NotReadyError
@@ -11,6 +13,7 @@ from training.text.data import SPAM as SPAM_LABEL
 from training.text.terms import TextBatch
 
 DEMAND_MODEL, SPAM_MODEL = "demand-classifier", "spam-filter"
+_HALF_SURROGATE = re.compile("[\ud800-\udfff]")
 TOP_K = 3
 
 
@@ -50,6 +53,8 @@ def _text_rule(text: str, max_chars: int) -> str | None:
         return "must not be empty or whitespace"
     if len(text) > max_chars:
         return f"longer than {max_chars} characters"
+    if _HALF_SURROGATE.search(text):
+        return "holds half a surrogate pair (a \\ud800-\\udfff escape alone): not Unicode text"
     return None
 
 

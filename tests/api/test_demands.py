@@ -1,5 +1,6 @@
 """POST /v1/demands/classify through httpx, against models in a real MLflow store."""
 
+import json
 import logging
 
 import pytest
@@ -70,10 +71,16 @@ def _problem(response, status):
         ({"texts": "不是列表"}, "texts"),
         ({"texts": ["ok", 5]}, "texts[1]"),
         ({"text": "长" * 2001}, "text"),
+        ({"text": "宽带\ud800断网"}, "text"),  # half a surrogate pair: no Unicode text
+        ({"texts": ["ok", "\udfff"]}, "texts[1]"),
     ],
 )
 def test_bad_input_gets_a_422_naming_the_field(api, body, field):
-    problem = _problem(api.post(URL, json=body), 422)
+    # As ASCII JSON: a half surrogate pair travels as its \\u escape
+    sent = json.dumps(body).encode()
+    problem = _problem(
+        api.post(URL, content=sent, headers={"Content-Type": "application/json"}), 422
+    )
     assert field in [error["field"] for error in problem["errors"]]
     assert problem["status"] == 422 and problem["title"]
 

@@ -49,8 +49,8 @@ _JOINT_POINT = ord(_JOINT)
 @dataclass(frozen=True)
 class TermCounts:
     """How often each term occurs in each of ``texts`` texts: one entry per distinct (text,
-    term), in the order of the texts. Terms are ``ngram_code`` integers or strings, as the cut gives
-    them."""
+    term), in the order of the texts. Terms are ``ngram_code`` integers or strings, as the cut
+    gives them."""
 
     texts: int
     rows: np.ndarray
@@ -103,30 +103,23 @@ class TextBatch:
         # Whether the batch can be normalized and cut as one string (the texts joined by
         # _JOINT); a batch in which some text holds _JOINT is taken text by text.
         self._joinable = "".join(self.texts).count(_JOINT) == 0
-        self._normalized: list[str] | None = None
-        self._words: list[list[str]] | None = None
         self._counts: dict[str, TermCounts] = {}
 
     def __len__(self) -> int:
         return len(self.texts)
 
-    @property
+    @cached_property
     def normalized(self) -> list[str]:
         """The texts as every feature view reads them (``normalize_text``), normalized in one
         call for the whole batch when it can be."""
-        if self._normalized is None:
-            if self._joinable:
-                self._normalized = normalize_text(_JOINT.join(self.texts)).split(_JOINT)
-            else:
-                self._normalized = [normalize_text(text) for text in self.texts]
-        return self._normalized
+        if self._joinable:
+            return normalize_text(_JOINT.join(self.texts)).split(_JOINT)
+        return [normalize_text(text) for text in self.texts]
 
-    @property
+    @cached_property
     def words(self) -> list[list[str]]:
         """The jieba words of each normalized text (what word n-grams read)."""
-        if self._words is None:
-            self._words = [tokenize(text) for text in self.normalized]
-        return self._words
+        return [tokenize(text) for text in self.normalized]
 
     @cached_property
     def evidence(self) -> EvidenceTerms:
@@ -212,7 +205,7 @@ def _ngram_codes(points: np.ndarray, low: int, high: int) -> tuple[np.ndarray, n
 
 def ngram_code(term: str) -> int:
     """The code of a term of at most ``MAX_CODED_CHARS`` characters: its code points side by
-    side. Shorter terms have smaller codes, so no two terms share one."""
+    side. Shorter terms have smaller codes (no term holds NUL), so no two terms share one."""
     code = 0
     for char in term:
         code = (code << _CODE_BITS) | ord(char)
