@@ -18,7 +18,7 @@ from app.api.schemas import (
     ScoreRequest,
     ScoreResponse,
 )
-from app.api.scoring_threads import customers_ms, run_scoring
+from app.api.scoring_threads import run_scoring
 from app.core.request_metrics import answered_by
 from app.db.session import session_scope
 from app.services import customer_profile as profile
@@ -67,12 +67,7 @@ async def score(
     check_batch(records, max_customers=settings.max_customers_per_request)
     models = customer_models(serving, request.models)
     answers = await run_scoring(
-        http_request,
-        customers_ms(len(records)),
-        score_customers,
-        records,
-        models,
-        joint=serving.joint,
+        http_request, len(records), score_customers, records, models, joint=serving.joint
     )
     results = [
         {"customer_id": customer.customer_id, "scores": answer}

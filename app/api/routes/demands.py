@@ -16,7 +16,7 @@ from app.api.schemas import (
     ClassifyRequest,
     ClassifyResponse,
 )
-from app.api.scoring_threads import run_scoring, texts_ms
+from app.api.scoring_threads import run_scoring
 from app.core.request_metrics import answered_by
 from app.services.demand_classification import classify_demands, texts_to_classify
 
@@ -48,6 +48,6 @@ async def classify(
         max_texts=settings.max_texts_per_request,
         max_chars=settings.max_text_chars,
     )
-    answer = await run_scoring(http_request, texts_ms(texts), classify_demands, texts, models)
+    answer = await run_scoring(http_request, len(texts), classify_demands, texts, models)
     answered_by(http_request, answer["models"])
     return Response(orjson.dumps(answer), media_type="application/json")
