@@ -203,3 +203,21 @@ def test_pyfunc_says_which_answers_need_review(fitted):
     expected = [c < 0.5 or i == 1 for i, c in enumerate(answer["confidence"])]
     assert answer["needs_review"].tolist() == expected
     assert answer["needs_review"].iloc[1]  # no evidence, however confident
+
+
+def test_a_batch_is_answered_and_reviewed_as_each_text_alone(fitted, demand_corpus):
+    from training.text.review import evidence_words
+
+    demands = demand_corpus.dropna(subset=["category"]).head(400)
+    words = evidence_words(demands["text"].tolist(), demands["category"].tolist())
+    model = TextClassifierModel(
+        fitted, text_column="text", review=ReviewRule(0.3, 0.95, 1, 1, words)
+    )
+    texts = PROBES + demand_corpus["text"].head(40).tolist()  # large enough to be cut by numpy
+    together = model.answer(texts)
+    alone = [model.answer([text]) for text in texts]
+    assert together.needs_review.tolist() == [a.needs_review[0] for a in alone]
+    assert together.needs_review.any() and not together.needs_review.all()
+    np.testing.assert_allclose(
+        together.probabilities, np.vstack([a.probabilities for a in alone]), atol=1e-12
+    )
