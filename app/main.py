@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from app.api.openapi import install_openapi
-from app.api.routes import admin, customers, demands, health, models, reports
+from app.api.routes import admin, customers, demands, feedback, health, models, reports
 from app.api.scoring_threads import scoring_threads
 from app.capture.service import RequestCapture
 from app.core.body_limit import BodyLimitMiddleware, BodyLimits
@@ -112,6 +112,7 @@ def create_app(settings: Settings) -> FastAPI:
     for router in (
         demands.router,
         customers.router,
+        feedback.router,
         reports.router,
         models.router,
         admin.router,

@@ -15,6 +15,7 @@ error is ``application/problem+json`` with the ``Problem`` schema, FastAPI's own
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI
@@ -24,7 +25,8 @@ from app.core.config import Settings
 from app.core.errors import PROBLEM_JSON
 from app.services.customer_records import KNOWN_COLUMNS, WHOLE_NUMBER_LIMIT
 from app.services.feature_checks import FeatureRule
-from app.services.served_models import CUSTOMER_MODELS, ServedCustomerModel
+from app.services.feedback import FeedbackVocabulary
+from app.services.served_models import CUSTOMER_MODELS, ServedCustomerModel, ServedModel
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 RETRY_AFTER = {
@@ -69,26 +71,28 @@ def install_openapi(app: FastAPI, settings: Settings) -> None:
     documents: dict[tuple, dict[str, Any]] = {}
 
     def openapi() -> dict[str, Any]:
-        models = _loaded_customer_models(app)
-        key = tuple((model.name, model.version) for model in models)
+        models = _loaded_models(app)
+        key = tuple((model.name, model.version) for model in models.values())
         if key not in documents:
             documents.clear()
             document = copy.deepcopy(build())
+            schemas = document["components"]["schemas"]
             _describe(document)
-            _describe_limits(document["components"]["schemas"], settings)
-            _describe_features(document["components"]["schemas"], models)
+            _describe_limits(schemas, settings)
+            customer_models = [m for m in models.values() if isinstance(m, ServedCustomerModel)]
+            _describe_features(schemas, customer_models)
+            _describe_feedback(schemas, FeedbackVocabulary.of(models), settings)
             documents[key] = document
         return documents[key]
 
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def _loaded_customer_models(app: FastAPI) -> list[ServedCustomerModel]:
+def _loaded_models(app: FastAPI) -> Mapping[str, ServedModel]:
     catalog = getattr(app.state, "catalog", None)
     if catalog is None:  # not started: the document of the routes alone
-        return []
-    models = catalog.serving(catalog.alias).models.values()
-    return [model for model in models if isinstance(model, ServedCustomerModel)]
+        return {}
+    return catalog.serving(catalog.alias).models
 
 
 def _describe(document: dict[str, Any]) -> None:
@@ -153,6 +157,28 @@ def _describe_limits(schemas: dict[str, Any], settings: Settings) -> None:
         "type": "string",
         "enum": list(CUSTOMER_MODELS),
     }
+
+
+def _describe_feedback(
+    schemas: dict[str, Any], vocabulary: FeedbackVocabulary, settings: Settings
+) -> None:
+    """The feedback limits, and the values a feedback item may name: the loaded models'
+    categories, occupations, channels and content categories."""
+    schemas["FeedbackRequest"]["properties"]["items"]["maxItems"] = (
+        settings.max_feedback_per_request
+    )
+    correction = schemas["TextCorrectionItem"]["properties"]
+    correction["text"] |= {"maxLength": settings.max_text_chars, "pattern": NOT_WHITESPACE}
+    outcome = schemas["OutcomeItem"]["properties"]
+    for properties, field, values in (
+        (correction, "category", vocabulary.categories),
+        (outcome, "occupation", vocabulary.occupations),
+    ):
+        if values is not None:
+            properties[field]["enum"] = list(values)
+    for field in ("channels", "content"):
+        if (values := getattr(vocabulary, field)) is not None:
+            outcome[field]["items"]["enum"] = list(values)
 
 
 def _describe_features(schemas: dict[str, Any], models: list[ServedCustomerModel]) -> None:

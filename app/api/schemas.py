@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.services.customer_ids import CUSTOMER_ID_RULE, CustomerId
+from app.services.feedback import FeedbackItem
 
 
 class FieldProblem(BaseModel):
@@ -313,6 +314,54 @@ SCORE_EXAMPLES = {
         "value": {
             "customers": [{"customer_id": "C00000001", "features": _EXAMPLE_FEATURES}],
             "models": ["churn"],
+        },
+    },
+}
+
+
+class FeedbackRequest(BaseModel):
+    items: list[FeedbackItem] = Field(
+        min_length=1,
+        description="Corrections and outcomes (at most INSIGHT_MAX_FEEDBACK_PER_REQUEST); "
+        "stored all together or, if one is wrong, not at all.",
+    )
+
+
+class FeedbackResponse(BaseModel):
+    stored: int = Field(description="Items stored (a batch's repeats of one key count once).")
+    created: int = Field(description="Of those, feedback not given before.")
+    replaced: int = Field(description="Of those, feedback that replaced what its key held.")
+
+
+FEEDBACK_EXAMPLES = {
+    "correction": {
+        "summary": "Correct a classified text, by its request id",
+        "value": {
+            "items": [
+                {
+                    "kind": "text",
+                    "request_id": "3f2b8c1e9a4d4e0f8b7a6c5d4e3f2a1b",
+                    "index": 0,
+                    "category": "资费套餐",
+                    "spam": False,
+                    "corrected_by": "坐席0421",
+                }
+            ]
+        },
+    },
+    "outcome": {
+        "summary": "A customer's observed outcome",
+        "value": {
+            "items": [
+                {
+                    "kind": "outcome",
+                    "customer_id": "C00000001",
+                    "as_of": "2026-11-30",
+                    "churned": True,
+                    "channels": ["app", "hotline"],
+                    "reported_by": "数据仓库",
+                }
+            ]
         },
     },
 }

@@ -27,7 +27,7 @@ def captured_row(entry: RawCapture) -> dict[str, Any]:
     body = _fragment(entry.body) if entry.body_truncated else mask_document(_parsed(entry.body))
     return {
         "capture_id": f"{entry.capture_id:032x}" if entry.capture_id else None,
-        "request_id": _request_id(entry.request_id),
+        "request_id": captured_request_id(entry.request_id),
         "endpoint": mask_text(entry.endpoint),
         "path_params": masked_path_params(entry.path_params),
         "body": body,
@@ -41,7 +41,7 @@ def captured_row(entry: RawCapture) -> dict[str, Any]:
     }
 
 
-def _request_id(request_id: str) -> str:
+def captured_request_id(request_id: str) -> str:
     """A UUID (ours, or a client's in that form) is kept whole: its random hex digits sometimes
     look like a phone or card number, and a masked id could no longer be sent as a header."""
     return request_id if UUID_FORM.fullmatch(request_id) else mask_text(request_id)

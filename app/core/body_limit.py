@@ -33,7 +33,9 @@ TEXT_QUOTES_BYTES = 8  # the quotes, the comma and some spaces around each text
 # sees the 413 on a connection it can keep; a longer one is not worth the bandwidth.
 DRAIN_MAX_BYTES = 16 * KIB * KIB
 
-CLASSIFY, SCORE = "/v1/demands/classify", "/v1/customers/score"
+CLASSIFY, SCORE, FEEDBACK = "/v1/demands/classify", "/v1/customers/score", "/v1/feedback"
+# A feedback item's fields besides its text: ids, the verdicts, who, in JSON.
+FEEDBACK_ITEM_BYTES = 2 * KIB
 _CUSTOMER_PATH = re.compile(r"/v1/customers/[^/]+")
 
 
@@ -44,6 +46,7 @@ class BodyLimits:
     classify: int
     score: int
     customer: int  # PUT /v1/customers/{id}: one feature record
+    feedback: int
     other: int = SLACK_BYTES
 
     @classmethod
@@ -51,12 +54,14 @@ class BodyLimits:
         """The limits the batch settings imply, or ``max_body_bytes`` everywhere when set."""
         if settings.max_body_bytes is not None:
             size = settings.max_body_bytes
-            return cls(classify=size, score=size, customer=size, other=size)
+            return cls(classify=size, score=size, customer=size, feedback=size, other=size)
         text_bytes = settings.max_text_chars * TEXT_CHAR_BYTES + TEXT_QUOTES_BYTES
         return cls(
             classify=settings.max_texts_per_request * text_bytes + SLACK_BYTES,
             score=settings.max_customers_per_request * settings.max_record_bytes + SLACK_BYTES,
             customer=settings.max_record_bytes + SLACK_BYTES,
+            feedback=settings.max_feedback_per_request * (text_bytes + FEEDBACK_ITEM_BYTES)
+            + SLACK_BYTES,
         )
 
     def for_request(self, method: str, path: str) -> int:
@@ -64,6 +69,8 @@ class BodyLimits:
             return self.classify
         if method == "POST" and path == SCORE:
             return self.score
+        if method == "POST" and path == FEEDBACK:
+            return self.feedback
         if method == "PUT" and _CUSTOMER_PATH.fullmatch(path):
             return self.customer
         return self.other

@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     max_customers_per_request: int = Field(
         100, ge=1, description="Largest batch of customers one score request may carry."
     )
+    max_feedback_per_request: int = Field(
+        100, ge=1, description="Largest batch of feedback items one feedback request may carry."
+    )
     max_text_chars: int = Field(
         2000, ge=1, description="Longest text, in characters, that may be classified."
     )

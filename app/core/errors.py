@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import traceback
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
@@ -69,6 +70,13 @@ class UnknownModelError(ProblemError):
 class NotReadyError(ProblemError):
     status = 503
     title = "Models not loaded"
+
+
+class UnknownReferenceError(ProblemError):
+    """A request names what the service does not hold: a customer, a captured request."""
+
+    status = 404
+    title = "Unknown reference"
 
 
 class CustomerNotFoundError(ProblemError):
@@ -209,7 +217,7 @@ async def _model_not_found(request: Request, error: ModelNotFoundError) -> Respo
 async def _validation(request: Request, error: RequestValidationError) -> Response:
     if any(item.get("type") == "json_invalid" for item in error.errors()):
         return _invalid_json(request)
-    problems = [_field_error(item) for item in error.errors()]
+    problems = [_field_error(item, error.body) for item in error.errors()]
     fields = ", ".join(sorted({p.field for p in problems}))
     return problem_response(
         request,
@@ -230,12 +238,25 @@ def _invalid_json(request: Request) -> Response:
     )
 
 
-def _field_error(item: dict) -> FieldError:
+def _field_error(item: dict, body: Any) -> FieldError:
     location = [part for part in item.get("loc", ()) if part not in ("body", "query", "path")]
-    field = ""
+    field, node, after_index = "", body, False
     for part in location:
+        if after_index and isinstance(node, dict) and node.get("kind") == part:
+            after_index = False  # the tag pydantic puts after an item of a tagged union
+            continue
         field += f"[{part}]" if isinstance(part, int) else (f".{part}" if field else str(part))
+        node = _child(node, part)
+        after_index = isinstance(part, int)
     return FieldError(field or "body", str(item.get("msg", "invalid")))
+
+
+def _child(node: Any, part: str | int) -> Any:
+    if isinstance(node, dict):
+        return node.get(part)
+    if isinstance(node, list) and isinstance(part, int) and -len(node) <= part < len(node):
+        return node[part]
+    return None
 
 
 async def _http(request: Request, error: StarletteHTTPException) -> Response:

@@ -35,6 +35,7 @@ SCOPES = {
     "score": "POST /v1/customers/score",
     "customers:read": "GET /v1/customers/{id}, GET /v1/customers/{id}/profile, GET /v1/reports/*",
     "customers:write": "PUT /v1/customers/{id}",
+    "feedback": "POST /v1/feedback",
     "models:read": "GET /v1/models, GET /v1/models/{name}",
     "staging": "sending X-Model-Alias: staging",
     "admin": "/v1/admin/*, /metrics from other hosts, and every scope above",

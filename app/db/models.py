@@ -1,12 +1,12 @@
 """The app database's tables: the customer store, the model audit trail, captured requests,
-API keys and the service's worker processes."""
+API keys, the service's worker processes, and the feedback that comes back from the CRM."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, false, text
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base, JSONDocument, UtcDateTime, utc_now
@@ -153,3 +153,47 @@ class ServiceWorker(Base):
 
     def __repr__(self) -> str:
         return f"ServiceWorker({self.worker_id!r})"
+
+
+class TextCorrection(Base):
+    """A person's verdict on a classified text: its right demand category and/or whether it is
+    spam. Keyed by the answer it corrects (``request:<request id>#<index>``) or, for a text sent
+    as such, by a hash of the text (``text:<sha256>``): sending it again replaces it."""
+
+    __tablename__ = "text_corrections"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    item_index: Mapped[int | None] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)  # masked, as the capture keeps texts
+    category: Mapped[str | None] = mapped_column(String(100))
+    spam: Mapped[bool | None] = mapped_column(Boolean)
+    # What the models answered, from the captured request: category, spam and the model refs.
+    answered: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
+    corrected_by: Mapped[str] = mapped_column(String(100))
+    client: Mapped[str | None] = mapped_column(String(100))  # the API key's name
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now, index=True)
+
+    def __repr__(self) -> str:
+        return f"TextCorrection(key={self.key!r})"  # never the text
+
+
+class CustomerOutcome(Base):
+    """What became of a stored customer, as of a date: whether they left, their confirmed
+    occupation, the channels and content categories they really used. One row per customer
+    and date: sending it again replaces it."""
+
+    __tablename__ = "customer_outcomes"
+
+    customer_id: Mapped[str] = mapped_column(String(CUSTOMER_ID_LENGTH), primary_key=True)
+    as_of: Mapped[date] = mapped_column(Date, primary_key=True)
+    churned: Mapped[bool | None] = mapped_column(Boolean)
+    occupation: Mapped[str | None] = mapped_column(String(100))
+    channels: Mapped[list[str] | None] = mapped_column(JSONDocument)  # slugs: store, app ...
+    content: Mapped[list[str] | None] = mapped_column(JSONDocument)  # slugs: news, games ...
+    reported_by: Mapped[str] = mapped_column(String(100))
+    client: Mapped[str | None] = mapped_column(String(100))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now, index=True)
+
+    def __repr__(self) -> str:
+        return f"CustomerOutcome(customer_id={self.customer_id!r}, as_of={self.as_of})"

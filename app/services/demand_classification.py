@@ -37,7 +37,7 @@ def texts_to_classify(
     problems = [
         FieldError(_name(field, i, texts), rule)
         for i, item in enumerate(batch)
-        if (rule := _text_rule(item, max_chars))
+        if (rule := text_rule(item, max_chars))
     ]
     if problems:
         raise InvalidInputError(f"{len(problems)} invalid text(s)", errors=problems)
@@ -48,7 +48,7 @@ def _name(field: str, index: int, texts: list[str] | None) -> str:
     return f"{field}[{index}]" if texts is not None else field
 
 
-def _text_rule(text: str, max_chars: int) -> str | None:
+def text_rule(text: str, max_chars: int) -> str | None:
     if not text.strip():
         return "must not be empty or whitespace"
     if len(text) > max_chars:

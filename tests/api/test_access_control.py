@@ -8,7 +8,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -56,6 +56,7 @@ def _calls(features: dict) -> list[Call]:
         Call("POST", "/v1/demands/classify", "classify", {"text": "宽带断网了"}),
         Call("POST", "/v1/customers/score", "score", {"customers": [customer]}),
         Call("PUT", f"/v1/customers/{CUSTOMER}", "customers:write", {"features": features}),
+        Call("POST", "/v1/feedback", "feedback", {"items": [_outcome(CUSTOMER)]}),
         Call("GET", f"/v1/customers/{CUSTOMER}", "customers:read"),
         Call("GET", f"/v1/customers/{CUSTOMER}/profile", "customers:read"),
         Call("GET", "/v1/reports/channel-preference", "customers:read"),
@@ -63,6 +64,16 @@ def _calls(features: dict) -> list[Call]:
         Call("GET", "/v1/models/churn", "models:read"),
         Call("POST", "/v1/admin/models/refresh", "admin"),
     ]
+
+
+def _outcome(customer_id: str) -> dict:
+    return {
+        "kind": "outcome",
+        "customer_id": customer_id,
+        "as_of": date.today().isoformat(),
+        "churned": False,
+        "reported_by": "warehouse",
+    }
 
 
 def _bearer(secret: str) -> dict[str, str]:

@@ -86,6 +86,9 @@ def test_customer_calls_answer_503_while_the_database_is_down(postgres_outage, c
             assert int(response.headers["retry-after"]) >= 1
         put = api_on.put("/v1/customers/C2", json={"features": {"age": 31}})
         assert put.status_code == 503
+        correction = {"kind": "text", "text": "宽带断网了", "spam": False, "corrected_by": "a1"}
+        feedback = api_on.post("/v1/feedback", json={"items": [correction]})
+        assert feedback.status_code == 503 and int(feedback.headers["retry-after"]) >= 1
         ready = api_on.get("/readyz")
         assert ready.status_code == 200  # the models still answer: see the README's Readiness
         assert ready.json()["status"] == "degraded"

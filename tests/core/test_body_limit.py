@@ -11,7 +11,7 @@ from app.core.body_limit import DRAIN_MAX_BYTES, SLACK_BYTES, BodyLimitMiddlewar
 from app.core.config import Settings
 
 CLASSIFY, SCORE = "/v1/demands/classify", "/v1/customers/score"
-LIMITS = BodyLimits(classify=1000, score=2000, customer=500, other=100)
+LIMITS = BodyLimits(classify=1000, score=2000, customer=500, feedback=3000, other=100)
 
 
 async def _echo_length(scope, receive, send) -> None:
@@ -84,16 +84,30 @@ def test_the_limits_follow_the_documented_batch_limits_with_room_for_json():
     assert limits.classify == 64 * (2000 * 6 + 8) + SLACK_BYTES  # about 0.8 MB
     assert limits.score == 100 * 16 * 1024 + SLACK_BYTES  # about 1.7 MB
     assert limits.customer == 16 * 1024 + SLACK_BYTES
+    assert limits.feedback == 100 * (2000 * 6 + 8 + 2048) + SLACK_BYTES  # about 1.5 MB
+    assert limits.for_request("POST", "/v1/feedback") == limits.feedback
     assert limits.for_request("PUT", "/v1/customers/C00000001") == limits.customer
     assert limits.for_request("GET", "/v1/customers/C00000001/profile") == limits.other
     one = BodyLimits.of(Settings(max_body_bytes=1234))
-    assert one == BodyLimits(classify=1234, score=1234, customer=1234, other=1234)
+    assert one == BodyLimits(classify=1234, score=1234, customer=1234, feedback=1234, other=1234)
 
 
 def test_the_largest_batch_allowed_fits_even_with_every_character_escaped():
     limits = BodyLimits.of(Settings())
     largest = json.dumps({"texts": ["张" * 2000] * 64}, ensure_ascii=True, indent=4).encode()
     assert len(largest) < limits.classify
+
+
+def test_the_largest_feedback_batch_fits_even_with_every_character_escaped():
+    item = {
+        "kind": "text",
+        "text": "张" * 2000,
+        "category": "资费套餐" * 25,  # as long as a category may be
+        "spam": False,
+        "corrected_by": "坐席" * 50,
+    }
+    largest = json.dumps({"items": [item] * 100}, ensure_ascii=True, indent=4).encode()
+    assert len(largest) < BodyLimits.of(Settings()).feedback
 
 
 def test_a_body_declared_too_long_is_refused_before_a_byte_of_it_is_read():

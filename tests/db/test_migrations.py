@@ -28,6 +28,8 @@ STORE_TABLES = {
     "captured_requests",
     "api_keys",
     "service_workers",
+    "text_corrections",
+    "customer_outcomes",
 }
 
 
