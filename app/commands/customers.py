@@ -53,20 +53,20 @@ def customers_import(
             path=file,
             id_column=id_column,
             chunk_rows=chunk_rows,
-            progress=_show_progress,
+            progress=lambda done: show_import_progress(done, "customers"),
         )
     finally:
         engine.dispose()
-    _show_summary(summary, file, show_problems)
+    show_import_summary(summary, file, show_problems)
 
 
-def _show_progress(summary: ImportSummary) -> None:
+def show_import_progress(summary: ImportSummary, what: str) -> None:
     total = max(summary.total_rows, summary.done)
     share = summary.done / total if total else 1.0
-    click.echo(f"customers: {summary.done:,} / {total:,} rows ({share:.0%})", err=True)
+    click.echo(f"{what}: {summary.done:,} / {total:,} rows ({share:.0%})", err=True)
 
 
-def _show_summary(summary: ImportSummary, file: Path, show_problems: int) -> None:
+def show_import_summary(summary: ImportSummary, file: Path, show_problems: int) -> None:
     click.echo(
         f"imported {file.name}: {summary.inserted:,} inserted, {summary.updated:,} updated, "
         f"{summary.skipped:,} skipped"

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from app.capture.masking import mask_text
 from app.capture.records import captured_request_id
-from app.core.errors import FieldError, NotReadyError
+from app.core.errors import NotReadyError
 from app.db.base import utc_now
 from app.db.models import CapturedRequest, Customer, CustomerOutcome, TextCorrection
 from app.db.upsert import upsert_statement
@@ -141,6 +141,15 @@ def _target_slugs(served: ServedModel | None, name: str) -> tuple[str, ...] | No
     return tuple(CUSTOMER_TASKS[name].slug(target) for target in served.model.pipelines)
 
 
+@dataclass(frozen=True)
+class ItemProblem:
+    """What is wrong with one field of the item at ``position`` in its batch."""
+
+    position: int
+    field: str
+    message: str
+
+
 @dataclass
 class FeedbackSummary:
     created: int = 0
@@ -156,18 +165,13 @@ def check_items(
     vocabulary: FeedbackVocabulary,
     *,
     max_text_chars: int,
-    names: Sequence[str] | None = None,
-) -> list[FieldError]:
-    """What is wrong with each item, field by field (``names``: how each item is called,
-    ``items[0]`` by default); nothing when all are good."""
-    names = names or [f"items[{i}]" for i in range(len(items))]
-    problems: list[FieldError] = []
-    for name, item in zip(names, items):
-        problems += [
-            FieldError(f"{name}.{field}", rule)
-            for field, rule in _item_rules(item, vocabulary, max_text_chars)
-        ]
-    return problems
+) -> list[ItemProblem]:
+    """What is wrong with each item, field by field; nothing when all are good."""
+    return [
+        ItemProblem(position, field, rule)
+        for position, item in enumerate(items)
+        for field, rule in _item_rules(item, vocabulary, max_text_chars)
+    ]
 
 
 def _item_rules(
@@ -214,14 +218,12 @@ def store_items(
     items: Sequence[FeedbackItem],
     *,
     client: str | None,
-    names: Sequence[str] | None = None,
-) -> tuple[FeedbackSummary, list[FieldError]]:
+) -> tuple[FeedbackSummary, list[ItemProblem]]:
     """Store checked items (each replacing any earlier feedback with its key), unless one
     names what the database does not hold: an uncaptured request, an index past its batch, an
     unknown customer. Then nothing is stored and those are returned."""
-    names = names or [f"items[{i}]" for i in range(len(items))]
-    corrections, problems = _corrections(session, items, names, client)
-    outcomes, problems_too = _outcomes(session, items, names, client)
+    corrections, problems = _corrections(session, items, client)
+    outcomes, problems_too = _outcomes(session, items, client)
     problems += problems_too
     if problems:
         return FeedbackSummary(), problems
@@ -237,10 +239,10 @@ def store_items(
 
 
 def _corrections(
-    session: Session, items: Sequence[FeedbackItem], names: Sequence[str], client: str | None
-) -> tuple[list[dict[str, Any]], list[FieldError]]:
+    session: Session, items: Sequence[FeedbackItem], client: str | None
+) -> tuple[list[dict[str, Any]], list[ItemProblem]]:
     rows: dict[str, dict[str, Any]] = {}  # by key: the last of a batch's duplicates wins
-    problems = []
+    problems: list[ItemProblem] = []
     captured = _captured_classifications(
         session,
         {
@@ -249,7 +251,7 @@ def _corrections(
             if isinstance(item, TextCorrectionItem) and item.request_id
         },
     )
-    for name, item in zip(names, items):
+    for position, item in enumerate(items):
         if not isinstance(item, TextCorrectionItem):
             continue
         if item.request_id is None:
@@ -259,12 +261,12 @@ def _corrections(
             request_id, index = captured_request_id(item.request_id), item.index or 0
             found = captured.get(request_id)
             if found is None:
-                problems.append(FieldError(f"{name}.request_id", _NOT_CAPTURED))
+                problems.append(ItemProblem(position, "request_id", _NOT_CAPTURED))
                 continue
             texts, results, models = found
             if index >= len(texts):
                 problems.append(
-                    FieldError(f"{name}.index", f"that request held {len(texts)} text(s)")
+                    ItemProblem(position, "index", f"that request held {len(texts)} text(s)")
                 )
                 continue
             text, key = texts[index], f"request:{request_id}#{index}"
@@ -327,8 +329,8 @@ def _captured_classifications(
 
 
 def _outcomes(
-    session: Session, items: Sequence[FeedbackItem], names: Sequence[str], client: str | None
-) -> tuple[list[dict[str, Any]], list[FieldError]]:
+    session: Session, items: Sequence[FeedbackItem], client: str | None
+) -> tuple[list[dict[str, Any]], list[ItemProblem]]:
     wanted = {item.customer_id for item in items if isinstance(item, OutcomeItem)}
     stored = (
         set(session.scalars(select(Customer.customer_id).where(Customer.customer_id.in_(wanted))))
@@ -336,14 +338,14 @@ def _outcomes(
         else set()
     )
     rows: dict[tuple, dict[str, Any]] = {}
-    problems = []
-    for name, item in zip(names, items):
+    problems: list[ItemProblem] = []
+    for position, item in enumerate(items):
         if not isinstance(item, OutcomeItem):
             continue
         if item.customer_id not in stored:
             # Not the id: it may be personal data, and the caller knows it.
             problems.append(
-                FieldError(f"{name}.customer_id", "the store holds no customer with this id")
+                ItemProblem(position, "customer_id", "the store holds no customer with this id")
             )
             continue
         rows[(item.customer_id, item.as_of)] = {

@@ -11,7 +11,7 @@ from app.api.openapi import problem
 from app.api.schemas import FEEDBACK_EXAMPLES, FeedbackRequest, FeedbackResponse
 from app.core.errors import FieldError, InvalidInputError, UnknownReferenceError
 from app.db.session import session_scope
-from app.services.feedback import FeedbackVocabulary, check_items, store_items
+from app.services.feedback import FeedbackVocabulary, ItemProblem, check_items, store_items
 
 router = APIRouter(prefix="/v1/feedback", tags=["feedback"])
 
@@ -56,11 +56,16 @@ def post_feedback(
     vocabulary = FeedbackVocabulary.of(serving.models)
     problems = check_items(items, vocabulary, max_text_chars=settings.max_text_chars)
     if problems:
-        raise InvalidInputError(f"{len(problems)} invalid field(s)", errors=problems)
+        raise InvalidInputError(f"{len(problems)} invalid field(s)", errors=_named(problems))
     with session_scope(request.app.state.sessions) as session:
         summary, unknown = store_items(session, items, client=request.state.caller.name)
     if unknown:
-        raise UnknownReferenceError(f"{len(unknown)} item(s) name what is not held", errors=unknown)
+        detail = f"{len(unknown)} item(s) name what is not held"
+        raise UnknownReferenceError(detail, errors=_named(unknown))
     return FeedbackResponse(
         stored=summary.stored, created=summary.created, replaced=summary.replaced
     )
+
+
+def _named(problems: list[ItemProblem]) -> list[FieldError]:
+    return [FieldError(f"items[{p.position}].{p.field}", p.message) for p in problems]
