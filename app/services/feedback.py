@@ -32,6 +32,7 @@ from training.customers.tasks import CUSTOMER_TASKS
 
 CLASSIFY = "/v1/demands/classify"
 NAME_LENGTH = 100
+NO_NUL = "^[^\x00]*$"  # PostgreSQL's text refuses NUL
 OUTCOME_VERDICTS = ("churned", "occupation", "channels", "content")
 # The items' optional fields are typed without None and default to None: left out, a field is
 # None (defaults are not validated); sent as null, it is refused, as the OpenAPI document says.
@@ -57,6 +58,7 @@ class TextCorrectionItem(BaseModel):
         None,
         min_length=1,
         max_length=128,
+        pattern=NO_NUL,
         description="The X-Request-ID of the classification being corrected.",
     )
     index: int = Field(
@@ -65,7 +67,9 @@ class TextCorrectionItem(BaseModel):
     text: str = Field(None, description="The text, instead of request_id.")
     category: str = Field(None, max_length=NAME_LENGTH, description="The right demand category.")
     spam: bool = Field(None, description="Whether it really is spam.")
-    corrected_by: str = Field(min_length=1, max_length=NAME_LENGTH, description="Who corrected it.")
+    corrected_by: str = Field(
+        min_length=1, max_length=NAME_LENGTH, pattern=NO_NUL, description="Who corrected it."
+    )
 
 
 class OutcomeItem(BaseModel):
@@ -94,7 +98,9 @@ class OutcomeItem(BaseModel):
         description="The content categories actually used, as the answers name them (news, "
         "business, finance, sports, entertainment, lifestyle, culture, games).",
     )
-    reported_by: str = Field(min_length=1, max_length=NAME_LENGTH, description="Who reported it.")
+    reported_by: str = Field(
+        min_length=1, max_length=NAME_LENGTH, pattern=NO_NUL, description="Who reported it."
+    )
 
 
 FeedbackItem = Annotated[TextCorrectionItem | OutcomeItem, Field(discriminator="kind")]
@@ -255,6 +261,7 @@ def _corrections(
         if not isinstance(item, TextCorrectionItem):
             continue
         if item.request_id is None:
+            request_id = index = None
             text = mask_text(item.text or "")
             key, answered = f"text:{hashlib.sha256(text.encode()).hexdigest()}", None
         else:
@@ -277,8 +284,8 @@ def _corrections(
             }
         rows[key] = {
             "key": key,
-            "request_id": None if item.request_id is None else request_id,
-            "item_index": None if item.request_id is None else index,
+            "request_id": request_id,
+            "item_index": index,
             "text": text,
             "category": item.category,
             "spam": item.spam,

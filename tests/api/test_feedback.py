@@ -171,6 +171,8 @@ def test_an_unknown_category_is_refused_listing_the_known_ones(feedback_api):
         (_correction(text=" ", spam=True), "items[0].text"),
         (_correction(text="\ud800断网", spam=True), "items[0].text"),
         ({"kind": "text", "text": "话费", "spam": True}, "items[0].corrected_by"),
+        (_correction(text="话费", spam=True, corrected_by="a\x00b"), "items[0].corrected_by"),
+        (_outcome(churned=True, reported_by="\x00"), "items[0].reported_by"),
         (_correction(text="话费", spam=True, churned=True), "items[0].churned"),
         (_outcome(), "items[0].churned"),  # no verdict
         (_outcome(occupation="宇航员"), "items[0].occupation"),
