@@ -281,7 +281,16 @@ def serve(context: click.Context, host: str | None, port: int | None) -> None:
     run_server(settings.model_copy(update={k: v for k, v in (("host", host), ("port", port)) if v}))
 
 
-from app.commands import captures, customers, db, feedback, keys, models, replay  # noqa: E402
+from app.commands import (  # noqa: E402
+    captures,
+    customers,
+    db,
+    feedback,
+    keys,
+    models,
+    monitor,
+    replay,
+)
 
 main.add_command(captures.captures)
 main.add_command(customers.customers)
@@ -289,6 +298,7 @@ main.add_command(db.db)
 main.add_command(feedback.feedback)
 main.add_command(keys.keys)
 main.add_command(models.models)
+main.add_command(monitor.monitor)
 main.add_command(replay.replay)
 
 
