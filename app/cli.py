@@ -93,6 +93,49 @@ def train() -> None:
     """Train a model, log the run to MLflow and register a new version."""
 
 
+def _feedback_options(command):
+    """``--with-feedback`` and ``--since``, shared by every training command."""
+    command = click.option(
+        "--since",
+        type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]),
+        default=None,
+        help="With --with-feedback: only feedback received at or after this time (UTC).",
+    )(command)
+    return click.option(
+        "--with-feedback",
+        is_flag=True,
+        help="Add the feedback the service received (corrections, outcomes; docs/feedback.md) "
+        "to the training data, and judge the new version against production on a held-out "
+        "share of it.",
+    )(command)
+
+
+def _read_feedback(context: click.Context, reader: str, task, with_feedback: bool, since):
+    """The feedback for ``task`` from the app database through ``reader`` (a function of
+    app.services.feedback_training), or None without --with-feedback."""
+    if not with_feedback:
+        if since is not None:
+            raise click.UsageError("--since needs --with-feedback")
+        return None
+    from datetime import UTC
+
+    from app.db.migrations import ensure_up_to_date
+    from app.db.session import create_engine_for, create_session_factory
+    from app.services import feedback_training
+
+    settings = _settings(context)
+    url = settings.app_database_url()
+    ensure_up_to_date(url)
+    read = getattr(feedback_training, reader)
+    engine = create_engine_for(url)
+    try:
+        with create_session_factory(engine)() as session:
+            client = settings.mlflow_store().activate()
+            return read(session, client, task, since and since.replace(tzinfo=UTC))
+    finally:
+        engine.dispose()
+
+
 def _text_training_command(model_name: str) -> click.Command:
     @click.option(
         "--data", "data_file", type=click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -115,13 +158,23 @@ def _text_training_command(model_name: str) -> click.Command:
         help="Answers less confident than the level at which this share of them was right "
         "(out of fold, on the training split) say needs_review.",
     )
+    @_feedback_options
     @click.pass_context
     def command(
-        context, data_file, text_column, label_column, seed, candidates, target_precision
+        context,
+        data_file,
+        text_column,
+        label_column,
+        seed,
+        candidates,
+        target_precision,
+        with_feedback,
+        since,
     ) -> None:
         from training.text.trainer import TEXT_TASKS, train_text_task
 
         task = TEXT_TASKS[model_name]
+        feedback = _read_feedback(context, "text_feedback", task, with_feedback, since)
         outcome = train_text_task(
             task,
             data_file=data_file,
@@ -131,6 +184,7 @@ def _text_training_command(model_name: str) -> click.Command:
             store=_settings(context).mlflow_store(),
             candidates=candidates,
             target_precision=target_precision,
+            feedback=feedback,
         )
         click.echo(f"run id: {outcome.run_id}")
         click.echo(f"registered {model_name} version {outcome.version}")
@@ -162,19 +216,30 @@ def _customer_training_command(model_name: str) -> click.Command:
         help="The models cross-validation chooses among, per target: all; default (boosted "
         "trees, with no search); or families, comma-separated, from trees, logistic.",
     )
+    @_feedback_options
     @click.pass_context
-    def command(context, data_file, targets, id_column, seed, candidates) -> None:
+    def command(
+        context, data_file, targets, id_column, seed, candidates, with_feedback, since
+    ) -> None:
         from training.customers.tasks import CUSTOMER_TASKS
         from training.customers.trainer import train_customer_task
 
+        task = CUSTOMER_TASKS[model_name]
+        if with_feedback and targets and tuple(targets) != task.targets:
+            raise click.UsageError(
+                f"--with-feedback labels the targets {', '.join(task.targets)}: "
+                "train other --target columns without it"
+            )
+        feedback = _read_feedback(context, "customer_feedback", task, with_feedback, since)
         outcome = train_customer_task(
-            CUSTOMER_TASKS[model_name],
+            task,
             data_file=data_file,
             targets=tuple(targets),
             id_column=id_column,
             seed=seed,
             store=_settings(context).mlflow_store(),
             candidates=candidates,
+            feedback=feedback,
         )
         click.echo(f"run id: {outcome.run_id}")
         click.echo(f"registered {model_name} version {outcome.version}")

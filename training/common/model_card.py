@@ -111,3 +111,28 @@ blank, ids or free text: {params["dropped_columns"]}.
 or product mix has moved needs retraining. A built-in-world model has seen synthetic customers
 only. Probabilities are scores for ranking and triage, not decisions about a person.
 """
+
+
+def feedback_card(params: dict[str, Any], metrics: dict[str, float]) -> str:
+    """The card's paragraph on feedback from the service, when the run trained on some."""
+    if "feedback_window" not in params:
+        return ""
+    figures = "\n".join(
+        f"| {name.removeprefix('feedback.').removesuffix('_after')} | "
+        f"{metrics.get(name.replace('_after', '_before'), float('nan')):.3f} | {value:.3f} |"
+        for name, value in metrics.items()
+        if name.endswith("_after")
+    )
+    table = (
+        f"\n| metric | production (version {params['feedback_compared_with']}) | this version |"
+        f"\n|---|---|---|\n{figures}\n"
+        if figures
+        else "\nToo little feedback to hold any out: no figures on real traffic.\n"
+    )
+    return f"""
+**Feedback.** {params["feedback_rows_training"]} rows of feedback from the service
+({params["feedback_window"]}) joined the training split; they replaced the label of
+{params["feedback_labels_replaced"]} rows of the training data. {params["feedback_rows_held_out"]}
+more were held out, never trained on, to judge this version and the production version on real
+traffic:
+{table}"""

@@ -10,12 +10,15 @@ import matplotlib.pyplot as plt
 import mlflow
 import numpy as np
 import pandas as pd
+from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
 from model_registry.store import MlflowStore
+from training.common.evaluation import evaluate_classifier
+from training.common.feedback import Feedback, feedback_run_figures, held_out_mask
 from training.common.labels import DataError, binary_labels, clean_labels
-from training.common.model_card import customer_model_card
+from training.common.model_card import customer_model_card, feedback_card
 from training.common.progress import report, step
 from training.common.registration import log_and_register
 from training.common.selection import (
@@ -182,9 +185,14 @@ def train_customer_model(
     seed: int = 0,
     test_size: float = 0.2,
     candidates: str = ALL,
+    feedback: Feedback | None = None,
 ) -> CustomerTrainingOutcome:
     """Choose and fit one pipeline per target by cross-validation on the training split,
-    evaluate on held-out customers, log, register."""
+    evaluate on held-out customers, log, register.
+
+    With ``feedback`` (stored customers' records with their observed outcomes as target
+    columns), the outcomes join the training split but for a held-out share, on which the new
+    version and the production version are both judged."""
     every = customer_candidates(data.features, seed)
     chosen = choose_candidates(every, candidates, default=every[0])
     first = data.labels[next(iter(data.labels))]
@@ -195,17 +203,20 @@ def train_customer_model(
         f"{task.model_name}: {len(train_rows)} training and {len(test_rows)} held-out customers, "
         f"{len(data.features.columns)} features"
     )
-    pipelines, selections = {}, {}
     train = data.frame.iloc[train_rows]
-    for target, labels in data.labels.items():
+    train_labels = {target: labels[train_rows] for target, labels in data.labels.items()}
+    if feedback:
+        outcomes = feedback.rows
+        held = held_out_mask(len(outcomes), seed)
+        train = pd.concat([train, data.features.prepare(outcomes[~held])], ignore_index=True)
+        for target in train_labels:
+            given = _labels(outcomes[target][~held], column=target, multiclass=task.multiclass)
+            train_labels[target] = np.concatenate([train_labels[target], given.to_numpy()])
+    pipelines, selections = {}, {}
+    for target, labels in train_labels.items():
         report(f"{target}:")
         pipelines[target], selections[target] = fit_target(
-            chosen,
-            data.features,
-            train,
-            labels[train_rows],
-            multiclass=task.multiclass,
-            seed=seed,
+            chosen, data.features, train, labels, multiclass=task.multiclass, seed=seed
         )
     model = CustomerModel(
         task=task.model_name,
@@ -217,8 +228,21 @@ def train_customer_model(
     with step("evaluating on held-out customers against the baseline"):
         evaluation = _evaluate(task, model, data, train_rows, test_rows, seed)
     params = _params(task, data, seed, test_size, candidates, selections)
+    feedback_metrics = {}
+    if feedback:
+        feedback_params, feedback_metrics = feedback_run_figures(
+            task.model_name,
+            feedback,
+            training_rows=int((~held).sum()),
+            held_out_rows=int(held.sum()),
+            judge=_outcome_judge(task, outcomes[held]),
+            candidate=model,
+        )
+        params |= feedback_params
     with step("logging the run to MLflow and registering the model"):
-        run_id, version = _log_run(task, model, data, evaluation, params, selections, store)
+        run_id, version = _log_run(
+            task, model, data, evaluation, params, feedback_metrics, selections, store
+        )
     report(f"{task.model_name}: chose {params['chosen']}")
     report(f"{task.model_name}: {evaluation.headline}")
     return CustomerTrainingOutcome(run_id, version, evaluation, selections)
@@ -247,6 +271,35 @@ def _evaluate(task, model, data, train_rows, test_rows, seed) -> TaskEvaluation:
         latent, explicit = _latent_scores(data, slugs, train_rows, test_rows, seed)
         return evaluate_content(truth, scores, latent, explicit, slugs)
     return evaluate_channels(truth, scores, baselines, slugs)
+
+
+def _outcome_judge(task: CustomerTask, held_out: pd.DataFrame):
+    """A model's headline figures on held-out outcomes: accuracy and macro-F1 for a class,
+    ROC-AUC for churn, mean ROC-AUC over the targets for channels and content (targets where
+    every customer has the same outcome cannot be ranked and are left out)."""
+    truth = {
+        t: _labels(held_out[t], column=t, multiclass=task.multiclass).to_numpy()
+        for t in task.targets
+    }
+
+    def judge(model) -> dict[str, float]:
+        scores = model.probabilities(held_out)
+        if task.multiclass:
+            ((target, proba),) = scores.items()
+            said = np.asarray(model.classes(target), dtype=object)[proba.argmax(axis=1)]
+            labels = sorted({*truth[target], *said})
+            evaluation = evaluate_classifier(truth[target].tolist(), said.tolist(), labels)
+            return {"accuracy": evaluation.accuracy, "macro_f1": evaluation.macro_f1}
+        aucs = [
+            roc_auc_score(truth[t].astype(int), scores[t])
+            for t in scores
+            if len(set(truth[t])) == 2
+        ]
+        if not aucs:
+            return {}
+        return {"roc_auc" if len(task.targets) == 1 else "mean_roc_auc": float(np.mean(aucs))}
+
+    return judge
 
 
 def _latent_scores(data, slugs, train_rows, test_rows, seed):
@@ -298,12 +351,12 @@ def _params(task, data, seed, test_size, candidates, selections) -> dict:
     }
 
 
-def _log_run(task, model, data, evaluation, params, selections, store):
+def _log_run(task, model, data, evaluation, params, feedback_metrics, selections, store):
     experiment_id = store.experiment_id(EXPERIMENT)
     with mlflow.start_run(experiment_id=experiment_id, run_name=task.model_name) as run:
         mlflow.set_tag("model_name", task.model_name)
         mlflow.log_params(params)
-        mlflow.log_metrics(evaluation.metrics)
+        mlflow.log_metrics(evaluation.metrics | feedback_metrics)
         for name, figure in evaluation.figures.items():
             mlflow.log_figure(figure, name)
             plt.close(figure)  # pyplot keeps every figure until closed
@@ -312,6 +365,7 @@ def _log_run(task, model, data, evaluation, params, selections, store):
         for target, selection in selections.items():
             log_selection(selection, f"{task.model_name}: {target}", prefix=f"{target}.")
         card = customer_model_card(task, params, evaluation, selections)
+        card += feedback_card(params, feedback_metrics)
         mlflow.log_text(card, "model_card.md")
         mlflow.log_dict(
             {"numeric": data.features.numeric, "categorical": data.features.categorical},
@@ -340,8 +394,10 @@ def train_customer_task(
     seed: int,
     store: MlflowStore,
     candidates: str = ALL,
+    feedback: Feedback | None = None,
 ) -> CustomerTrainingOutcome:
-    """Train ``task`` on ``data_file`` or, without one, on the built-in customer world."""
+    """Train ``task`` on ``data_file`` or, without one, on the built-in customer world, and
+    on ``feedback`` when given."""
     if data_file is None:
         from training.customers.world import generate_customers
 
@@ -355,4 +411,6 @@ def train_customer_task(
     data = customer_data(
         frame, task=task, targets=targets or task.targets, id_column=id_column, source=source
     )
-    return train_customer_model(task, data, store=store, seed=seed, candidates=candidates)
+    return train_customer_model(
+        task, data, store=store, seed=seed, candidates=candidates, feedback=feedback
+    )

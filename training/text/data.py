@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
 
+from training.common.feedback import held_out_mask
 from training.common.labels import DataError, binary_labels, clean_labels
 
 SPAM, HAM = "spam", "ham"
@@ -22,6 +23,9 @@ class LabelledTexts:
     source: str
     dropped_blank: int = 0
     dropped_classes: dict[str, int] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.texts)
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -64,3 +68,38 @@ def labelled_texts(
             f"column {label_column!r} needs at least two classes with {MIN_CLASS_SIZE}+ rows each"
         )
     return data
+
+
+@dataclass(frozen=True)
+class TextFeedbackSplit:
+    """Training data and corrections from the service, ready to train on: a correction
+    replaces the label of the same text, and a held-out share of the corrections is kept apart
+    to judge the model on (``training.common.feedback``)."""
+
+    data: LabelledTexts  # the training data without the texts the corrections speak of
+    training: LabelledTexts  # corrections that join the training split
+    held_out: LabelledTexts  # corrections no model is trained on
+    replaced: int  # texts of the data whose label a correction changed
+
+
+def split_feedback(data: LabelledTexts, corrections: LabelledTexts, seed: int) -> TextFeedbackSplit:
+    """The latest correction of each text (``corrections`` in the order received) replaces
+    the text's rows in ``data``; ``held_out_mask`` picks the corrections held out."""
+    latest = pd.DataFrame({"text": corrections.texts, "label": corrections.labels})
+    latest = latest.drop_duplicates("text", keep="last").reset_index(drop=True)
+    given = pd.DataFrame({"text": data.texts, "label": data.labels})
+    corrected = given["text"].isin(latest["text"])
+    before = given[corrected].drop_duplicates("text").set_index("text")["label"]
+    replaced = int((before != latest.set_index("text")["label"].reindex(before.index)).sum())
+    held = held_out_mask(len(latest), seed)
+    kept = given[~corrected]
+    return TextFeedbackSplit(
+        data=replace(data, texts=kept["text"].tolist(), labels=kept["label"].tolist()),
+        training=_labelled(latest[~held], corrections.source),
+        held_out=_labelled(latest[held], corrections.source),
+        replaced=replaced,
+    )
+
+
+def _labelled(frame: pd.DataFrame, source: str) -> LabelledTexts:
+    return LabelledTexts(frame["text"].tolist(), frame["label"].tolist(), source)

@@ -18,7 +18,8 @@ from sklearn.svm import LinearSVC
 
 from model_registry.store import MlflowStore
 from training.common.evaluation import ClassifierEvaluation, evaluate_classifier
-from training.common.model_card import text_model_card
+from training.common.feedback import Feedback, feedback_run_figures
+from training.common.model_card import feedback_card, text_model_card
 from training.common.plots import confusion_matrix_figure
 from training.common.progress import report, step
 from training.common.registration import log_and_register
@@ -32,7 +33,7 @@ from training.common.selection import (
     select,
 )
 from training.text.corpus import generate_demands
-from training.text.data import LabelledTexts, labelled_texts, read_table
+from training.text.data import LabelledTexts, labelled_texts, read_table, split_feedback
 from training.text.features import remembered_cuts
 from training.text.keyword_baseline import KeywordClassifier
 from training.text.model import (
@@ -113,13 +114,23 @@ def train_text_model(
     test_size: float = 0.2,
     candidates: str = ALL,
     target_precision: float = DEFAULT_TARGET_PRECISION,
+    feedback: Feedback | None = None,
 ) -> TextTrainingOutcome:
     """Choose the text model by cross-validation on the training split, fit it and the keyword
-    baseline, learn when its answers need review, log everything, register."""
+    baseline, learn when its answers need review, log everything, register.
+
+    With ``feedback`` (corrections as ``LabelledTexts``), a correction replaces the label of
+    the same text, the corrections join the training split but for a held-out share, on which
+    the new version and the production version are both judged."""
     chosen = choose_candidates(text_candidates(), candidates, default=DEFAULT_CANDIDATE)
+    corrections = split_feedback(data, feedback.rows, seed) if feedback else None
+    given = corrections.data if corrections else data
     train_x, test_x, train_y, test_y = train_test_split(
-        data.texts, data.labels, test_size=test_size, stratify=data.labels, random_state=seed
+        given.texts, given.labels, test_size=test_size, stratify=given.labels, random_state=seed
     )
+    if corrections:
+        train_x = [*train_x, *corrections.training.texts]
+        train_y = [*train_y, *corrections.training.labels]
     report(f"{task.model_name}: {len(train_x)} training and {len(test_x)} held-out texts")
     jieba.initialize()
     with remembered_cuts(), tempfile.TemporaryDirectory(prefix="insight-tfidf-") as fitted:
@@ -145,6 +156,9 @@ def train_text_model(
             svm_eval = evaluate_classifier(test_y, answers["label"], labels)
             keyword_eval = evaluate_classifier(test_y, keywords.predict(test_x), labels)
     held_out_review = _held_out_review(answers, test_y)
+    feedback_params, feedback_metrics = (
+        _feedback_figures(task, feedback, corrections, model) if corrections else ({}, {})
+    )
     mlflow_params = {
         "data_source": data.source,
         "rows_used": len(data.texts),
@@ -165,6 +179,7 @@ def train_text_model(
         "target_precision": target_precision,
         "review_below_confidence": review.min_confidence,
         "evidence_words": len(review.evidence_words),
+        **feedback_params,
     }
     review_metrics = {
         "review.out_of_fold_coverage": review.coverage,
@@ -179,6 +194,7 @@ def train_text_model(
             keyword_eval,
             mlflow_params,
             review_metrics,
+            feedback_metrics,
             selection,
             store,
             train_x,
@@ -244,6 +260,26 @@ def _held_out_review(answers: pd.DataFrame, truth: list[str]) -> dict[str, float
     }
 
 
+def _feedback_figures(task, feedback, corrections, model):
+    labels = model.scorer.classes
+    held_out = corrections.held_out
+
+    def judge(candidate) -> dict[str, float]:
+        answered = candidate.predict(None, _frame(held_out.texts))["label"]
+        evaluation = evaluate_classifier(held_out.labels, answered, labels)
+        return {"accuracy": evaluation.accuracy, "macro_f1": evaluation.macro_f1}
+
+    return feedback_run_figures(
+        task.model_name,
+        feedback,
+        training_rows=len(corrections.training),
+        held_out_rows=len(held_out),
+        judge=judge,
+        candidate=model,
+        replaced=corrections.replaced,
+    )
+
+
 def train_text_task(
     task: TextTask,
     *,
@@ -254,8 +290,10 @@ def train_text_task(
     store: MlflowStore,
     candidates: str = ALL,
     target_precision: float = DEFAULT_TARGET_PRECISION,
+    feedback: Feedback | None = None,
 ) -> TextTrainingOutcome:
-    """Train ``task`` on ``data_file`` or, without one, on the built-in corpus."""
+    """Train ``task`` on ``data_file`` or, without one, on the built-in corpus, and on
+    ``feedback`` when given."""
     if data_file is None:
         with step(f"generating the built-in demand corpus ({BUILT_IN_ROWS} texts)"):
             frame = generate_demands(BUILT_IN_ROWS, seed=0)
@@ -273,6 +311,7 @@ def train_text_task(
         seed=seed,
         candidates=candidates,
         target_precision=target_precision,
+        feedback=feedback,
     )
 
 
@@ -288,6 +327,7 @@ def _log_run(
     keyword_eval,
     params,
     review_metrics,
+    feedback_metrics,
     selection,
     store,
     train_x,
@@ -297,7 +337,12 @@ def _log_run(
         mlflow.set_tag("model_name", task.model_name)
         mlflow.log_params(params)
         mlflow.log_metrics(
-            {**svm_eval.metrics(), **keyword_eval.metrics("keyword_"), **review_metrics}
+            {
+                **svm_eval.metrics(),
+                **keyword_eval.metrics("keyword_"),
+                **review_metrics,
+                **feedback_metrics,
+            }
         )
         log_selection(selection, task.model_name)
         for prefix, evaluation in (("", svm_eval), ("keyword_", keyword_eval)):
@@ -308,6 +353,7 @@ def _log_run(
             mlflow.log_text(evaluation.report, f"{prefix}classification_report.txt")
         mlflow.log_dict(keywords.keywords_, "keywords.json")
         card = text_model_card(task, params, svm_eval, keyword_eval, review_metrics, selection)
+        card += feedback_card(params, feedback_metrics)
         mlflow.log_text(card, "model_card.md")
         example = _frame(list(train_x[:2]))
         version = log_and_register(model, model_name=task.model_name, example=example, card=card)
