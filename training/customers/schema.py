@@ -177,3 +177,9 @@ FEATURE_COLUMNS = tuple(c.name for c in COLUMNS if not c.label and c.name != "cu
 LABEL_COLUMNS = tuple(c.name for c in COLUMNS if c.label)
 CATEGORICAL_COLUMNS = {c.name: c.categories for c in COLUMNS if c.dtype == "category"}
 MISSING_RATES = {c.name: c.missing_rate for c in COLUMNS if c.missing_rate > 0}
+
+# Drifted worlds (docs/customer-world.md, "Drifted worlds"): each name, with the feature columns
+# it moves; every other feature column keeps its distribution.
+DRIFTED_WORLDS: dict[str, tuple[str, ...]] = {
+    "price-war": ("spend_m1", "spend_m2", "spend_trend"),
+}

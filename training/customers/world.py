@@ -9,6 +9,10 @@ churn, together with tenure and contract. Labels are drawn, not derived, so no m
 The world is cut into blocks of ``BLOCK_ROWS`` customers; block ``b`` is drawn from
 ``SeedSequence(seed, spawn_key=(b,))`` alone, so row ``r`` of a world is the same whatever ``n``
 and whatever ``chunk_rows`` the files are written with. All draws are vectorised numpy.
+
+A drifted world (``drift="price-war"``, see ``DRIFTED_WORLDS``) is the same world with a
+documented shift applied from the shift's own random stream: the columns it does not move are
+the base world's, row for row.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from training.customers.price_war import PriceWar
 from training.customers.schema import (
     CALL_SHARE_COLUMNS,
     CATEGORICAL_COLUMNS,
@@ -33,6 +38,7 @@ from training.customers.schema import (
     COLUMNS,
     CONTENT_CATEGORIES,
     CONTENT_SLUGS,
+    DRIFTED_WORLDS,
     LABEL_COLUMNS,
     MISSING_RATES,
     OCCUPATIONS,
@@ -45,6 +51,7 @@ __all__ = [
     "CHANNEL_SLUGS",
     "CONTENT_CATEGORIES",
     "CONTENT_SLUGS",
+    "DRIFTED_WORLDS",
     "OCCUPATIONS",
     "customer_rows",
     "generate_customers",
@@ -146,19 +153,26 @@ _HOTLINE = list(CHANNEL_SLUGS.values()).index("hotline")
 _VIDEO_TASTES = [
     list(CONTENT_SLUGS.values()).index(s) for s in ("sports", "entertainment", "games")
 ]
+_SHIFTS = {"price-war": PriceWar}  # a drifted world's name -> its shift, one per DRIFTED_WORLDS
+_SHIFT_STREAM = 1  # spawn key of a shift's random stream, beside the block's own
 
 
-def generate_customers(n: int, *, seed: int = 0) -> pd.DataFrame:
-    """The first ``n`` customers of the world drawn from ``seed``, features and labels."""
-    return customer_rows(0, n, seed=seed)
+def generate_customers(n: int, *, seed: int = 0, drift: str | None = None) -> pd.DataFrame:
+    """The first ``n`` customers of the world drawn from ``seed``, features and labels;
+    ``drift`` names a drifted world (``DRIFTED_WORLDS``), None the base world."""
+    return customer_rows(0, n, seed=seed, drift=drift)
 
 
-def customer_rows(start: int, stop: int, *, seed: int = 0) -> pd.DataFrame:
+def customer_rows(
+    start: int, stop: int, *, seed: int = 0, drift: str | None = None
+) -> pd.DataFrame:
     """Rows ``start:stop`` (0-based) of the world drawn from ``seed``."""
     if not 0 <= start <= stop:
         raise ValueError(f"need 0 <= start <= stop, got {start}:{stop}")
+    if drift is not None and drift not in DRIFTED_WORLDS:
+        raise ValueError(f"drift must be one of {tuple(DRIFTED_WORLDS)}, got {drift!r}")
     first_block, last_block = start // BLOCK_ROWS, max(start, stop - 1) // BLOCK_ROWS
-    blocks = [_draw_block(seed, block) for block in range(first_block, last_block + 1)]
+    blocks = [_draw_block(seed, block, drift) for block in range(first_block, last_block + 1)]
     frame = blocks[0] if len(blocks) == 1 else pd.concat(blocks, ignore_index=True)
     offset = start - first_block * BLOCK_ROWS
     return frame.iloc[offset : offset + stop - start].reset_index(drop=True)
@@ -172,6 +186,7 @@ def write_customers(
     chunk_rows: int = 200_000,
     file_format: str = "parquet",
     labels: bool = True,
+    drift: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> list[Path]:
     """Write the first ``n`` customers as ``customers-00000.<format>``, ... in ``out_dir``.
@@ -181,6 +196,7 @@ def write_customers(
     left in ``out_dir`` by an earlier run are removed first. ``progress`` is called after each
     file with the number of customers just written. ``labels=False`` leaves out the
     ground-truth columns: what a CRM would hold, for loading into the customer store.
+    ``drift`` names a drifted world, as for ``generate_customers``.
     """
     if file_format not in FILE_FORMATS:
         raise ValueError(f"file_format must be one of {FILE_FORMATS}, got {file_format!r}")
@@ -193,7 +209,7 @@ def write_customers(
     for index, start in enumerate(range(0, n, chunk_rows)):
         stop = min(n, start + chunk_rows)
         path = out_dir / f"customers-{index:05d}.{file_format}"
-        rows = customer_rows(start, stop, seed=seed)
+        rows = customer_rows(start, stop, seed=seed, drift=drift)
         _write_chunk(rows if labels else rows.drop(columns=list(LABEL_COLUMNS)), path)
         paths.append(path)
         if progress is not None:
@@ -218,14 +234,18 @@ def _write_chunk(frame: pd.DataFrame, path: Path) -> None:
     os.replace(partial, path)
 
 
-def _draw_block(seed: int, block: int) -> pd.DataFrame:
+def _draw_block(seed: int, block: int, drift: str | None) -> pd.DataFrame:
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(block,)))
-    columns = _draw_world(rng, BLOCK_ROWS)
+    shift = None
+    if drift is not None:
+        stream = np.random.SeedSequence(seed, spawn_key=(block, _SHIFT_STREAM))
+        shift = _SHIFTS[drift](np.random.default_rng(stream))
+    columns = _draw_world(rng, BLOCK_ROWS, shift)
     _blank_out(rng, columns)
     return _to_frame(columns, first_number=block * BLOCK_ROWS + 1)
 
 
-def _draw_world(rng: np.random.Generator, n: int) -> Columns:
+def _draw_world(rng: np.random.Generator, n: int, shift: PriceWar | None = None) -> Columns:
     columns = _draw_people(rng, n)
     occupation, age = columns["occupation"], columns["age"]
     habits = _blend_habits(rng, occupation)
@@ -237,11 +257,18 @@ def _draw_world(rng: np.random.Generator, n: int) -> Columns:
     columns |= service_use
     dissatisfaction = rng.normal(size=n)
     columns |= _draw_satisfaction(rng, dissatisfaction)
-    drift = -0.03 * dissatisfaction + rng.normal(0, 0.04, n)  # the bill's true monthly drift
+    bill_drift = -0.03 * dissatisfaction + rng.normal(0, 0.04, n)  # true change per month
     usage_spend = _lognormal(rng, habits["extra_spend"], 0.6)
-    columns |= _draw_bills(rng, columns["plan_monthly_fee"] + usage_spend, sp_spend, drift)
+    discount = None if shift is None else shift.bill_factors(n)
+    base_spend = columns["plan_monthly_fee"] + usage_spend
+    columns |= _draw_bills(rng, base_spend, sp_spend, bill_drift, discount)
     columns |= _draw_channels(rng, occupation, age, columns["complaints_6m"])
-    columns["churned"] = _draw_churn(rng, columns, dissatisfaction, drift)
+    pull = 0.0
+    if shift is not None:
+        pull = shift.churn_pull(
+            occupation, columns["contract_type"], columns["contract_months_left"]
+        )
+    columns["churned"] = _draw_churn(rng, columns, dissatisfaction, bill_drift, pull)
     return columns
 
 
@@ -385,16 +412,21 @@ def _draw_satisfaction(rng: np.random.Generator, dissatisfaction: np.ndarray) ->
 
 
 def _draw_bills(
-    rng: np.random.Generator, base_spend: np.ndarray, sp_spend: np.ndarray, drift: np.ndarray
+    rng: np.random.Generator,
+    base_spend: np.ndarray,
+    sp_spend: np.ndarray,
+    bill_drift: np.ndarray,
+    discount: np.ndarray | None = None,
 ) -> Columns:
-    """Three monthly bills around fee + usage + SP spend, moving with the customer's drift."""
+    """Three monthly bills around fee + usage + SP spend, moving with the customer's drift;
+    ``discount``, if given, is what is left of each bill (customers x m1, m2, m3)."""
     level = base_spend + sp_spend
-    bills = {
-        f"spend_m{m}": np.maximum(
-            level * (1 + drift * (2 - m)) * _lognormal(rng, 1.0, 0.03, len(level)), 0
-        ).round(2)
-        for m in (1, 2, 3)
-    }
+    bills = {}
+    for m in (1, 2, 3):
+        bill = level * (1 + bill_drift * (2 - m)) * _lognormal(rng, 1.0, 0.03, len(level))
+        if discount is not None:
+            bill = bill * discount[:, m - 1]
+        bills[f"spend_m{m}"] = np.maximum(bill, 0).round(2)
     mean = (bills["spend_m1"] + bills["spend_m2"] + bills["spend_m3"]) / 3
     trend = (bills["spend_m1"] - bills["spend_m3"]) / 2 / np.maximum(mean, 0.01)
     return bills | {"spend_trend": trend.round(4), "vas_revenue_share": (sp_spend / level).round(4)}
@@ -424,9 +456,14 @@ def _draw_channels(
 
 
 def _draw_churn(
-    rng: np.random.Generator, columns: Columns, dissatisfaction: np.ndarray, drift: np.ndarray
+    rng: np.random.Generator,
+    columns: Columns,
+    dissatisfaction: np.ndarray,
+    bill_drift: np.ndarray,
+    pull: np.ndarray | float = 0.0,
 ) -> np.ndarray:
-    """Churn from tenure, complaints, the bill's drift, contract, dissatisfaction and noise."""
+    """Churn from tenure, complaints, the bill's drift, contract, dissatisfaction and noise;
+    ``pull`` is a drifted world's addition to the logit (the uniform draws stay the same)."""
     tenure, months_left = columns["tenure_months"], columns["contract_months_left"]
     bound = columns["contract_type"] > 0
     contract = np.where(bound, np.where(months_left <= 2, 0.8, -1.2), 0.5)
@@ -434,13 +471,13 @@ def _draw_churn(
         -2.2
         - 0.8 * np.log(tenure / 24)
         + 0.45 * np.minimum(columns["complaints_6m"], 5)
-        - 14 * drift
+        - 14 * bill_drift
         + contract
         + 0.8 * dissatisfaction
         + _PEOPLE["churn_shift"][columns["occupation"]]
         + rng.normal(0, 0.3, len(tenure))
     )
-    return (rng.random(len(tenure)) < _sigmoid(logit)).astype(np.int64)
+    return (rng.random(len(tenure)) < _sigmoid(logit + pull)).astype(np.int64)
 
 
 def _blank_out(rng: np.random.Generator, columns: Columns) -> None:
