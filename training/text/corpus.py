@@ -7,6 +7,11 @@ and spam that borrows the operator's own vocabulary. As with human labelling, 3%
 labels name another category and 4.5% of spam flags are wrong; ``generate_demands`` records that
 nowhere, ``generate_demand_records`` keeps the truth for tests and tuning. Every draw comes from
 one ``numpy.random.default_rng(seed)``. See docs/demand-corpus.md.
+
+A drifted corpus (``drift="new-wording"``, see ``DRIFTED_WORDINGS``) is the same corpus with one
+category's rows written again in that category's new wording, from the drift's own random
+stream: every other row is the base corpus's, and ``generate_drifted_demands`` writes texts of
+the new wording only.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import TypeVar
 import numpy as np
 import pandas as pd
 
+from training.text.drifted_phrases import DRIFTED_WORDINGS
 from training.text.phrases import (
     CATEGORY_INTENTS,
     CHANNELS,
@@ -51,9 +57,11 @@ __all__ = [
     "CHANNELS",
     "CORPUS_COLUMNS",
     "DEMAND_CATEGORIES",
+    "DRIFTED_WORDINGS",
     "CorpusKnobs",
     "generate_demand_records",
     "generate_demands",
+    "generate_drifted_demands",
 ]
 
 CORPUS_COLUMNS = ("text", "category", "spam", "channel")
@@ -63,6 +71,7 @@ LONG_MIN_CHARS, LONG_MAX_CHARS, SHORT_MAX_CHARS = 80, 200, 12
 
 T = TypeVar("T")
 _SLOT = re.compile(r"\{(\w+)\}")
+_DRIFT_STREAM = 1  # spawn key of a drift's random stream, beside the corpus's own
 
 
 @dataclass(frozen=True)
@@ -108,6 +117,29 @@ class Dice:
 
 
 @dataclass(frozen=True)
+class _Wording:
+    """The tables texts are written from: each category's intents and short gists."""
+
+    intents: dict[str, tuple[Intent, ...]]
+    gists: dict[str, tuple[str, ...]]
+
+    @classmethod
+    def drifted(cls, drift: str) -> _Wording:
+        """The base tables with the drifted category's replaced by its new wording."""
+        new = DRIFTED_WORDINGS[drift]
+        return cls(
+            {**CATEGORY_INTENTS, new.category: new.intents},
+            {**SHORT_GISTS, new.category: new.short_gists},
+        )
+
+
+_BASE_WORDING = _Wording(CATEGORY_INTENTS, SHORT_GISTS)
+_SLOT_VALUES = SLOT_VALUES | {
+    name: values for new in DRIFTED_WORDINGS.values() for name, values in new.slots.items()
+}
+
+
+@dataclass(frozen=True)
 class _RowPlan:
     """What each row will be, decided before any text is written."""
 
@@ -118,13 +150,18 @@ class _RowPlan:
     channel: list[str]
 
 
-def generate_demands(n: int = 6000, *, seed: int = 0) -> pd.DataFrame:
-    """``n`` shuffled texts with columns text, category (None for spam), spam (0/1), channel."""
-    return generate_demand_records(n, seed=seed)[list(CORPUS_COLUMNS)]
+def generate_demands(n: int = 6000, *, seed: int = 0, drift: str | None = None) -> pd.DataFrame:
+    """``n`` shuffled texts with columns text, category (None for spam), spam (0/1), channel;
+    ``drift`` names a drifted corpus (``DRIFTED_WORDINGS``), None the base corpus."""
+    return generate_demand_records(n, seed=seed, drift=drift)[list(CORPUS_COLUMNS)]
 
 
 def generate_demand_records(
-    n: int = 6000, *, seed: int = 0, knobs: CorpusKnobs = CorpusKnobs()
+    n: int = 6000,
+    *,
+    seed: int = 0,
+    knobs: CorpusKnobs = CorpusKnobs(),
+    drift: str | None = None,
 ) -> pd.DataFrame:
     """The corpus plus its truth, for tests and tuning.
 
@@ -133,10 +170,13 @@ def generate_demand_records(
     """
     if n < 0:
         raise ValueError("n must not be negative")
+    _check_drift(drift)
     rng = np.random.default_rng(seed)
-    plan = _plan_rows(n, rng, knobs)
+    plan = _plan_rows(_shuffled_labels(n, rng, knobs), rng, knobs)
     dice = Dice(rng)
     written = [_write_row(dice, plan, row, knobs) for row in range(n)]
+    if drift is not None:
+        written = _reworded(written, plan, knobs, seed, drift)
     labels = _flip_labels(plan.category, rng, knobs.label_noise)
     spam, labels = _misjudge_spam(plan.spam, labels, rng, knobs.spam_label_noise)
     return pd.DataFrame(
@@ -153,8 +193,49 @@ def generate_demand_records(
     )
 
 
-def _plan_rows(n: int, rng: np.random.Generator, knobs: CorpusKnobs) -> _RowPlan:
-    labels = _shuffled_labels(n, rng, knobs)
+def generate_drifted_demands(n: int = 1000, *, seed: int = 0, drift: str) -> pd.DataFrame:
+    """``n`` texts of the drifted category only, all in its new wording, with the corpus's
+    columns and the true category (no spam, no label noise): held-out texts of the drift."""
+    if n < 0:
+        raise ValueError("n must not be negative")
+    _check_drift(drift)
+    category = DRIFTED_WORDINGS[drift].category
+    rng = np.random.default_rng(seed)
+    knobs = CorpusKnobs()
+    plan = _plan_rows(np.full(n, DEMAND_CATEGORIES.index(category)), rng, knobs)
+    dice, wording = Dice(rng), _Wording.drifted(drift)
+    written = [_write_row(dice, plan, row, knobs, wording) for row in range(n)]
+    return pd.DataFrame(
+        {
+            "text": [text for text, _ in written],
+            "category": plan.category,
+            "spam": np.zeros(n, dtype=np.int64),
+            "channel": plan.channel,
+        }
+    )
+
+
+def _check_drift(drift: str | None) -> None:
+    if drift is not None and drift not in DRIFTED_WORDINGS:
+        raise ValueError(f"drift must be one of {tuple(DRIFTED_WORDINGS)}, got {drift!r}")
+
+
+def _reworded(
+    written: list[tuple[str, str | None]], plan: _RowPlan, knobs: CorpusKnobs, seed: int, drift: str
+) -> list[tuple[str, str | None]]:
+    """The drifted category's rows written again in its new wording, from the drift's own
+    random stream, so that every other row stays the base corpus's."""
+    category, wording = DRIFTED_WORDINGS[drift].category, _Wording.drifted(drift)
+    dice = Dice(np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_DRIFT_STREAM,))))
+    return [
+        _write_row(dice, plan, row, knobs, wording) if plan.category[row] == category else old
+        for row, old in enumerate(written)
+    ]
+
+
+def _plan_rows(labels: np.ndarray, rng: np.random.Generator, knobs: CorpusKnobs) -> _RowPlan:
+    """Shape, second topic and channel of each row, given its category index (-1 for spam)."""
+    n = len(labels)
     spam = labels < 0
     draws = rng.random(n)
     shape = np.select(
@@ -254,14 +335,17 @@ def _misjudge_spam(
     return flags, labels
 
 
-def _write_row(dice: Dice, plan: _RowPlan, row: int, knobs: CorpusKnobs) -> tuple[str, str | None]:
+def _write_row(
+    dice: Dice, plan: _RowPlan, row: int, knobs: CorpusKnobs, wording: _Wording = _BASE_WORDING
+) -> tuple[str, str | None]:
     """The row's text and the second category it touches, if any."""
     category = plan.category[row]
     if category is None:
         return _write_spam(dice, knobs), None
     if plan.shape[row] == SHORT:
-        return _misspell(dice, _short_text(dice, category), knobs), None
-    body, second = _demand_body(dice, category, plan.side[row], plan.shape[row] == LONG, knobs)
+        return _misspell(dice, _short_text(dice, wording.gists[category]), knobs), None
+    long = plan.shape[row] == LONG
+    body, second = _demand_body(dice, category, plan.side[row], long, knobs, wording)
     text = _punctuate(dice, _frame(dice, body, plan.channel[row]))
     return _misspell(dice, text, knobs), second
 
@@ -282,7 +366,7 @@ def _slot_value(dice: Dice, name: str) -> str:
         return _fill(dice, dice.pick(SPAM_TEMPLATES))[:30]
     if name == "spam_text":  # a customer forwarding the whole scam SMS
         return _fill(dice, dice.pick(SPAM_TEMPLATES))
-    return dice.pick(SLOT_VALUES[name])
+    return dice.pick(_SLOT_VALUES[name])
 
 
 def _situation(dice: Dice, intent: Intent) -> tuple[str, str | None]:
@@ -294,9 +378,9 @@ def _situation(dice: Dice, intent: Intent) -> tuple[str, str | None]:
     return _fill(dice, dice.pick(intent.situations)), None
 
 
-def _short_text(dice: Dice, category: str) -> str:
+def _short_text(dice: Dice, gists: tuple[str, ...]) -> str:
     """A vague 5-12 character text: a gist, dressed with a greeting or an ending if it fits."""
-    gist = _fill(dice, dice.pick(SHORT_GISTS[category]))
+    gist = _fill(dice, dice.pick(gists))
     before = dice.pick(("", "", "请问", "你好，", "咨询", "问下"))
     after = dice.pick(("", "？", "谢谢", "急", "怎么弄", "。。。", "!!", "啊"))
     text = gist
@@ -308,15 +392,16 @@ def _short_text(dice: Dice, category: str) -> str:
 
 
 def _demand_body(
-    dice: Dice, category: str, side: str | None, long: bool, knobs: CorpusKnobs
+    dice: Dice, category: str, side: str | None, long: bool, knobs: CorpusKnobs, wording: _Wording
 ) -> tuple[str, str | None]:
     """The customer's own words, and the second category they touch, if any."""
-    intent = dice.pick(CATEGORY_INTENTS[category])
+    intents = wording.intents[category]
+    intent = dice.pick(intents)
     text, lender = _situation(dice, intent)
     if side is not None:
         text = _with_side_mention(dice, text, side)
     if long:
-        text = _ramble(dice, text, category)
+        text = _ramble(dice, text, intents)
     elif dice.chance(knobs.customer_context_share):
         text = _fill(dice, dice.pick(CUSTOMER_CONTEXT)) + text
     ask = (
@@ -348,12 +433,12 @@ def _with_side_mention(dice: Dice, text: str, side: str) -> str:
     return text + dice.pick(SIDE_CONNECTORS) + mention
 
 
-def _ramble(dice: Dice, text: str, category: str) -> str:
+def _ramble(dice: Dice, text: str, intents: tuple[Intent, ...]) -> str:
     """Pad a text into a long, repetitive account, the way upset customers write."""
     text = _fill(dice, dice.pick(STORY_OPENERS)) + text
     while len(text) < LONG_MIN_CHARS:
         if dice.chance(0.5):
-            more, _ = _situation(dice, dice.pick(CATEGORY_INTENTS[category]))
+            more, _ = _situation(dice, dice.pick(intents))
         else:
             more = dice.pick(RANTS)
         if more not in text:  # people repeat themselves, but not word for word
