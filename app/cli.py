@@ -8,6 +8,8 @@ from pathlib import Path
 import click
 
 from app.core.config import Settings
+from training.customers.schema import DRIFTED_WORLDS
+from training.text.drifted_phrases import DRIFTED_WORDINGS
 
 
 class _InsightGroup(click.Group):
@@ -50,11 +52,27 @@ def data() -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--n", "rows", type=click.IntRange(min=100), default=6000, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-def data_demands(out: Path, rows: int, seed: int) -> None:
+@click.option(
+    "--drift",
+    type=click.Choice(list(DRIFTED_WORDINGS)),
+    default=None,
+    help="A drifted corpus: one category worded anew (docs/demand-corpus.md, Drifted worlds).",
+)
+@click.option(
+    "--drifted-only",
+    is_flag=True,
+    help="With --drift: only texts of the drifted category, all in the new wording.",
+)
+def data_demands(out: Path, rows: int, seed: int, drift: str | None, drifted_only: bool) -> None:
     """Write the built-in Chinese demand corpus (text, category, spam, channel) as CSV."""
-    from training.text.corpus import generate_demands
+    from training.text.corpus import generate_demands, generate_drifted_demands
 
-    frame = generate_demands(rows, seed=seed)
+    if drifted_only and drift is None:
+        raise click.UsageError("--drifted-only needs --drift")
+    if drifted_only:
+        frame = generate_drifted_demands(rows, seed=seed, drift=drift)
+    else:
+        frame = generate_demands(rows, seed=seed, drift=drift)
     out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(out, index=False)
     click.echo(f"wrote {len(frame)} texts ({int(frame['spam'].sum())} spam) to {out}")
@@ -77,13 +95,27 @@ def data_demands(out: Path, rows: int, seed: int) -> None:
     show_default=True,
     help="Keep the ground-truth columns (for training); leave them out for the customer store.",
 )
-def data_customers(out: Path, rows: int, seed: int, file_format: str, labels: bool) -> None:
+@click.option(
+    "--drift",
+    type=click.Choice(list(DRIFTED_WORLDS)),
+    default=None,
+    help="A drifted world: a documented shift (docs/customer-world.md, Drifted worlds).",
+)
+def data_customers(
+    out: Path, rows: int, seed: int, file_format: str, labels: bool, drift: str | None
+) -> None:
     """Write the built-in customer world as chunk files (see docs/customer-world.md)."""
     from training.customers.world import write_customers
 
     with click.progressbar(length=rows, label="customers", file=sys.stderr) as bar:
         paths = write_customers(
-            out, rows, seed=seed, file_format=file_format, labels=labels, progress=bar.update
+            out,
+            rows,
+            seed=seed,
+            file_format=file_format,
+            labels=labels,
+            drift=drift,
+            progress=bar.update,
         )
     click.echo(f"wrote {rows} customers in {len(paths)} file(s) to {out}")
 
