@@ -53,3 +53,11 @@ def evaluate_classifier(
         confusion=confusion_matrix(truth, predicted, labels=labels),
         report=classification_report(truth, predicted, labels=labels, digits=3, zero_division=0),
     )
+
+
+def headline_figures(truth: Sequence[str], predicted: Sequence[str]) -> dict[str, float]:
+    """Accuracy and macro-F1, macro over the classes in ``truth`` or ``predicted`` (sklearn's
+    default): for a sample that may hold one class only, such as held-out feedback."""
+    labels = sorted({*truth, *predicted})
+    evaluation = evaluate_classifier(truth, predicted, labels)
+    return {"accuracy": evaluation.accuracy, "macro_f1": evaluation.macro_f1}
