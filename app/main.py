@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.api.openapi import install_openapi
 from app.api.routes import admin, customers, demands, feedback, health, models, reports
@@ -25,6 +27,8 @@ from app.db.session import DatabaseTimeouts, create_engine_for, create_session_f
 from app.services.deployment import WorkerSync
 from app.services.model_catalog import ModelCatalog
 from app.services.model_watcher import ModelWatcher
+from app.services.quality_gauges import LiveQualityGauges
+from model_registry.registry import PRODUCTION
 
 DESCRIPTION = """
 Customer-insight models for a telecom operator, served from the MLflow model registry.
@@ -78,7 +82,11 @@ def create_app(settings: Settings) -> FastAPI:
         watcher = ModelWatcher(catalog, interval_s=settings.reload_interval_seconds)
         watcher.start()
         app.state.watcher = watcher
+        quality = _live_quality_gauges(settings, app.state.sessions, catalog)
+        quality.start()
+        app.state.live_quality = quality
         yield
+        await asyncio.to_thread(quality.stop)
         await asyncio.to_thread(sync.stop)
         await asyncio.to_thread(watcher.stop)
         if capture:
@@ -121,3 +129,19 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(router)
     install_openapi(app, settings)
     return app
+
+
+def _live_quality_gauges(
+    settings: Settings, sessions: sessionmaker[Session], catalog: ModelCatalog
+) -> LiveQualityGauges:
+    """The live-quality gauges of the production versions this worker loaded."""
+    return LiveQualityGauges(
+        sessions,
+        catalog.store.activate,
+        lambda: {
+            name: model.version
+            for name, model in catalog.snapshot.loaded.get(PRODUCTION, {}).items()
+        },
+        interval_s=settings.live_quality_interval_seconds,
+        window=timedelta(days=settings.live_quality_window_days),
+    )

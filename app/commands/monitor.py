@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import click
 
+from app.commands.quality import quality
+
 
 @click.group()
 def monitor() -> None:
     """Live quality against feedback, and drift of traffic from what the models learned."""
+
+
+monitor.add_command(quality)

@@ -170,6 +170,17 @@ class Settings(BaseSettings):
     capture_shutdown_timeout_seconds: float = Field(
         5.0, ge=0, description="How long a stopping service may spend writing what is waiting."
     )
+    live_quality_interval_seconds: float = Field(
+        300.0,
+        ge=0,
+        description="How often each worker recomputes the live-quality gauges from the feedback "
+        "in the app database (on a thread of its own, never on a request); 0 never does.",
+    )
+    live_quality_window_days: float = Field(
+        30.0,
+        gt=0,
+        description="The live-quality gauges judge the feedback received in this many last days.",
+    )
 
     def app_database_url(self) -> str:
         """The app database's URL: the setting, or the embedded SQLite file."""

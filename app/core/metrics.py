@@ -13,10 +13,14 @@ a customer id) and per model version that answered, in ``insight_model_requests_
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Iterable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import values as prometheus_values
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
 
 # What prometheus_client chose when it was first imported: once chosen it cannot change.
 MULTIPROCESS = prometheus_values.ValueClass._multiprocess
@@ -72,12 +76,66 @@ CAPTURE_PENDING = Gauge(
     multiprocess_mode="livesum",  # the live workers' buffers added up
 )
 
+# Live quality (app.services.quality_gauges): computed from the app database on a thread, not
+# counted per request, so exported from the snapshot each worker last computed (GaugeSnapshot).
+QUALITY_GAUGES = {
+    "insight_live_quality": (
+        "Each model version's figure on the feedback received in the window (accuracy, "
+        "macro_f1, roc_auc, mean_roc_auc; docs/monitoring.md); absent when it cannot be computed.",
+        ("model", "version", "metric"),
+    ),
+    "insight_training_quality": (
+        "The same figure as its version's training run logged it on held-out data.",
+        ("model", "version", "metric"),
+    ),
+    "insight_feedback_rows": (
+        "Feedback rows in the window that judge each model version.",
+        ("model", "version"),
+    ),
+}
 
-def exposition() -> bytes:
-    """Every metric in the Prometheus text format: the deployment's, or this process's."""
-    if MULTIPROCESS:
-        return generate_latest(_deployment_registry())
-    return generate_latest(REGISTRY)
+GaugeSample = tuple[str, tuple[str, ...], float]  # gauge name, label values, value
+
+
+class GaugeSnapshot(Collector):
+    """Gauges replaced whole by whoever computes them, exported as last computed.
+
+    Not in the multiprocess files: every worker computes the same figures from the same
+    database, so whichever worker answers a scrape answers for the deployment (summed over
+    workers they would be wrong), and versions no longer in the window leave at once.
+    """
+
+    def __init__(self, gauges: dict[str, tuple[str, tuple[str, ...]]]):
+        self.gauges = gauges
+        self._samples: list[GaugeSample] = []
+        self._lock = threading.Lock()
+
+    def replace(self, samples: Iterable[GaugeSample]) -> None:
+        samples = list(samples)
+        with self._lock:
+            self._samples = samples
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        with self._lock:
+            samples = self._samples
+        for name, (documentation, labels) in self.gauges.items():
+            family = GaugeMetricFamily(name, documentation, labels=labels)
+            for sample_name, values, value in samples:
+                if sample_name == name:
+                    family.add_metric(values, value)
+            yield family
+
+
+def exposition(*extra: Collector) -> bytes:
+    """Every metric in the Prometheus text format: the deployment's, or this process's, and
+    those of ``extra`` (this process's snapshots)."""
+    page = generate_latest(_deployment_registry() if MULTIPROCESS else REGISTRY)
+    if extra:
+        own = CollectorRegistry()
+        for collector in extra:
+            own.register(collector)
+        page += generate_latest(own)
+    return page
 
 
 def _deployment_registry() -> CollectorRegistry:

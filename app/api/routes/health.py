@@ -78,8 +78,11 @@ def readyz(catalog: CatalogDep, request: Request) -> JSONResponse:
         429: problem("From another host: the API key is over its rate limit", retry_after=True),
     },
 )
-def metrics() -> Response:
+def metrics(request: Request) -> Response:
     """The whole deployment's metrics (every worker's) in the Prometheus text format: requests
     and latency per scoring endpoint and model version, model swaps and load failures,
-    captured, pending and dropped requests."""
-    return Response(exposition(), media_type=CONTENT_TYPE_LATEST)
+    captured, pending and dropped requests; each version's live quality on the feedback
+    received lately, beside its training figure (docs/monitoring.md)."""
+    quality = getattr(request.app.state, "live_quality", None)
+    extra = () if quality is None else (quality.snapshot,)
+    return Response(exposition(*extra), media_type=CONTENT_TYPE_LATEST)
