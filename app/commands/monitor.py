@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from app.commands.drift import drift
 from app.commands.quality import quality
 
 
@@ -13,3 +14,4 @@ def monitor() -> None:
 
 
 monitor.add_command(quality)
+monitor.add_command(drift)

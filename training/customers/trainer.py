@@ -19,6 +19,7 @@ from training.common.evaluation import evaluate_classifier
 from training.common.feedback import Feedback, feedback_run_figures, held_out_mask
 from training.common.labels import DataError, binary_labels, clean_labels
 from training.common.model_card import customer_model_card, feedback_card
+from training.common.profile import log_reference_profile
 from training.common.progress import report, step
 from training.common.registration import log_and_register
 from training.common.selection import (
@@ -48,6 +49,7 @@ from training.customers.model import (
     linear_steps,
     typical_values,
 )
+from training.customers.profile import customer_profile
 from training.customers.schema import LABEL_COLUMNS
 from training.customers.tasks import ANSWERS, CustomerTask
 
@@ -243,6 +245,9 @@ def train_customer_model(
         run_id, version = _log_run(
             task, model, data, evaluation, params, feedback_metrics, selections, store
         )
+        training, held_out = data.frame.iloc[train_rows], data.frame.iloc[test_rows]
+        profile = customer_profile(task.model_name, model, training=training, held_out=held_out)
+        log_reference_profile(run_id, profile)
     report(f"{task.model_name}: chose {params['chosen']}")
     report(f"{task.model_name}: {evaluation.headline}")
     return CustomerTrainingOutcome(run_id, version, evaluation, selections)

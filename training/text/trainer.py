@@ -21,6 +21,7 @@ from training.common.evaluation import ClassifierEvaluation, evaluate_classifier
 from training.common.feedback import Feedback, feedback_run_figures
 from training.common.model_card import feedback_card, text_model_card
 from training.common.plots import confusion_matrix_figure
+from training.common.profile import log_reference_profile
 from training.common.progress import report, step
 from training.common.registration import log_and_register
 from training.common.selection import (
@@ -47,6 +48,7 @@ from training.text.model import (
     build_text_pipeline,
     text_features,
 )
+from training.text.profile import text_profile
 from training.text.review import DEFAULT_TARGET_PRECISION, ReviewRule, learn_review_rule
 
 EXPERIMENT = "text-models"
@@ -199,6 +201,14 @@ def train_text_model(
             store,
             train_x,
         )
+        profile = text_profile(
+            task.model_name,
+            model,
+            training_texts=train_x,
+            held_out_texts=test_x,
+            binary=task.binary,
+        )
+        log_reference_profile(run_id, profile)
     report(
         f"{task.model_name}: chose {winner.label}; accuracy {svm_eval.accuracy:.3f}, macro-F1 "
         f"{svm_eval.macro_f1:.3f} | keywords accuracy {keyword_eval.accuracy:.3f}, macro-F1 "
