@@ -15,7 +15,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
 from model_registry.store import MlflowStore
-from training.common.evaluation import evaluate_classifier
+from training.common.evaluation import headline_figures
 from training.common.feedback import Feedback, feedback_run_figures, held_out_mask
 from training.common.labels import DataError, binary_labels, clean_labels
 from training.common.model_card import customer_model_card, feedback_card
@@ -292,9 +292,7 @@ def _outcome_judge(task: CustomerTask, held_out: pd.DataFrame):
         if task.multiclass:
             ((target, proba),) = scores.items()
             said = np.asarray(model.classes(target), dtype=object)[proba.argmax(axis=1)]
-            labels = sorted({*truth[target], *said})
-            evaluation = evaluate_classifier(truth[target].tolist(), said.tolist(), labels)
-            return {"accuracy": evaluation.accuracy, "macro_f1": evaluation.macro_f1}
+            return headline_figures(truth[target].tolist(), said.tolist())
         aucs = [
             roc_auc_score(truth[t].astype(int), scores[t])
             for t in scores

@@ -17,7 +17,11 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
 
 from model_registry.store import MlflowStore
-from training.common.evaluation import ClassifierEvaluation, evaluate_classifier
+from training.common.evaluation import (
+    ClassifierEvaluation,
+    evaluate_classifier,
+    headline_figures,
+)
 from training.common.feedback import Feedback, feedback_run_figures
 from training.common.model_card import feedback_card, text_model_card
 from training.common.plots import confusion_matrix_figure
@@ -271,13 +275,11 @@ def _held_out_review(answers: pd.DataFrame, truth: list[str]) -> dict[str, float
 
 
 def _feedback_figures(task, feedback, corrections, model):
-    labels = model.scorer.classes
     held_out = corrections.held_out
 
     def judge(candidate) -> dict[str, float]:
-        answered = candidate.predict(None, _frame(held_out.texts))["label"]
-        evaluation = evaluate_classifier(held_out.labels, answered, labels)
-        return {"accuracy": evaluation.accuracy, "macro_f1": evaluation.macro_f1}
+        answered = candidate.predict(None, _frame(held_out.texts))["label"].tolist()
+        return headline_figures(held_out.labels, answered)
 
     return feedback_run_figures(
         task.model_name,
