@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from app.commands.window import WindowTime
 from app.core.config import Settings
 from training.customers.schema import DRIFTED_WORLDS
 from training.text.drifted_phrases import DRIFTED_WORDINGS
@@ -129,9 +130,10 @@ def _feedback_options(command):
     """``--with-feedback`` and ``--since``, shared by every training command."""
     command = click.option(
         "--since",
-        type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]),
+        type=WindowTime(),
         default=None,
-        help="With --with-feedback: only feedback received at or after this time (UTC).",
+        help="With --with-feedback: only feedback received at or after this time "
+        "(2026-11-01, 2026-11-01T08:00+08:00, 30d).",
     )(command)
     return click.option(
         "--with-feedback",
@@ -163,7 +165,7 @@ def _read_feedback(context: click.Context, reader: str, task, with_feedback: boo
     try:
         with create_session_factory(engine)() as session:
             client = settings.mlflow_store().activate()
-            return read(session, client, task, since and since.replace(tzinfo=UTC))
+            return read(session, client, task, since and since.astimezone(UTC))
     finally:
         engine.dispose()
 

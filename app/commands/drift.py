@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from app.commands.replay import CaptureTime
+from app.commands.window import WindowTime
 from app.core.config import Settings
 
 DRIFT_MAX_PSI = 0.25  # app.drift.monitor.DEFAULT_MAX_PSI, without importing numpy at startup
@@ -22,8 +22,8 @@ DRIFT_EXIT_STATUS = 3
     multiple=True,
     help="Only this model (repeat for several). Default: every model that answered.",
 )
-@click.option("--since", type=CaptureTime(), help="Captured at or after: 2025-06-01T08:00, 24h.")
-@click.option("--until", type=CaptureTime(), help="Captured before (same forms as --since).")
+@click.option("--since", type=WindowTime(), help="Captured at or after: 2025-06-01T08:00, 24h.")
+@click.option("--until", type=WindowTime(), help="Captured before (same forms as --since).")
 @click.option(
     "--max-psi",
     type=click.FloatRange(min=0),

@@ -9,15 +9,15 @@ from datetime import datetime
 import click
 import orjson
 
-from app.commands.replay import CaptureTime
+from app.commands.window import WindowTime
 from app.core.config import Settings
 
 
 @click.command("quality")
 @click.option(
-    "--since", type=CaptureTime(), help="Feedback received at or after: 2026-11-01, 24h, 30d."
+    "--since", type=WindowTime(), help="Feedback received at or after: 2026-11-01, 24h, 30d."
 )
-@click.option("--until", type=CaptureTime(), help="Feedback received before (same forms).")
+@click.option("--until", type=WindowTime(), help="Feedback received before (same forms).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document instead of a table.")
 @click.pass_context
 def quality(

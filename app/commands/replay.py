@@ -8,29 +8,16 @@ from pathlib import Path
 
 import click
 
+from app.commands.window import WindowTime
 from app.core.config import Settings
-from app.replay.selection import METHODS, SelectionError, parse_time
+from app.replay.selection import METHODS, SelectionError
 
 PROGRESS_EVERY_S = 1.0
 
 
-class CaptureTime(click.ParamType):
-    """An ISO 8601 time (UTC unless it names an offset) or a span ago: 30m, 24h, 7d."""
-
-    name = "time"
-
-    def convert(self, value, param, ctx) -> datetime:
-        if isinstance(value, datetime):
-            return value
-        try:
-            return parse_time(value)
-        except SelectionError as error:
-            self.fail(str(error), param, ctx)
-
-
 @click.command()
-@click.option("--since", type=CaptureTime(), help="Captured at or after: 2025-06-01T08:00, 24h.")
-@click.option("--until", type=CaptureTime(), help="Captured before (same forms as --since).")
+@click.option("--since", type=WindowTime(), help="Captured at or after: 2025-06-01T08:00, 24h.")
+@click.option("--until", type=WindowTime(), help="Captured before (same forms as --since).")
 @click.option(
     "--endpoint",
     "endpoints",

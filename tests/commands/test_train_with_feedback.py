@@ -220,6 +220,14 @@ def test_without_feedback_in_the_window_training_stops_with_a_clear_message(insi
     assert "Traceback" not in result.output
 
 
+def test_since_takes_the_forms_of_the_monitor_commands(insight):
+    offset = insight("train", "churn", "--with-feedback", "--since", "2099-01-01T08:00+08:00")
+    assert "(since 2099-01-01T00:00:00+00:00)" in offset.output  # the same moment in UTC
+    span = insight("train", "churn", "--with-feedback", "--since", "soon")
+    assert span.exit_code == 2
+    assert "nor a span ago (30m, 24h, 7d)" in span.output
+
+
 def test_since_needs_with_feedback(insight):
     result = insight("train", "churn", "--since", "2026-11-01")
     assert result.exit_code == 2
