@@ -12,7 +12,16 @@ from fastapi_offline import FastAPIOffline
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.api.openapi import install_openapi
-from app.api.routes import admin, customers, demands, feedback, health, models, reports
+from app.api.routes import (
+    admin,
+    customers,
+    demands,
+    feedback,
+    health,
+    models,
+    open_inference,
+    reports,
+)
 from app.api.scoring_threads import scoring_threads
 from app.capture.service import RequestCapture
 from app.core.body_limit import BodyLimitMiddleware, BodyLimits
@@ -125,6 +134,7 @@ def create_app(settings: Settings) -> FastAPI:
         models.router,
         admin.router,
         health.router,
+        open_inference.router,
     ):
         app.include_router(router)
     install_openapi(app, settings)

@@ -18,6 +18,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.capture.buffer import CaptureBuffer, RawCapture
+from app.core.inference_paths import infer_path
 
 # The scoring and classification endpoints: what answers with models, not the customer store.
 CAPTURED_POSTS = frozenset({"/v1/demands/classify", "/v1/customers/score"})
@@ -29,7 +30,7 @@ DEFAULT_REFUSED_BODY_BYTES = 4096
 def captured_endpoint(method: str, path: str) -> tuple[str, dict[str, Any] | None] | None:
     """The route template and path parameters of a scoring request; None for any other."""
     if method == "POST":
-        return (path, None) if path in CAPTURED_POSTS else None
+        return (path, None) if path in CAPTURED_POSTS else infer_path(path)
     if method == "GET" and (match := _PROFILE_PATH.fullmatch(path)):
         return PROFILE, match.groupdict()
     return None

@@ -48,8 +48,17 @@ def captured_request_id(request_id: str) -> str:
 
 
 def model_refs(answer: Any) -> list[dict[str, str]]:
-    """The models an answer says answered it (every scoring answer names them in ``models``)."""
-    models = answer.get("models") if isinstance(answer, dict) else None
+    """The models an answer says answered it (every scoring answer names them in ``models``;
+    an Open Inference Protocol answer in ``model_name``, ``model_version`` and the alias
+    parameter)."""
+    if not isinstance(answer, dict):
+        return []
+    models = answer.get("models")
+    if "model_name" in answer:
+        alias = (answer.get("parameters") or {}).get("alias")
+        models = [
+            {"name": answer["model_name"], "version": answer.get("model_version"), "alias": alias}
+        ]
     if not isinstance(models, list):
         return []
     return [

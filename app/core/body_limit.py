@@ -22,6 +22,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.config import Settings
 from app.core.errors import FieldError, PayloadTooLargeError, problem_response
+from app.core.inference_paths import infer_path
+from app.services.served_models import TEXT_MODELS
 
 KIB = 1024
 # JSON punctuation, whitespace and the fields beside the batch (``models``, ids).
@@ -71,6 +73,10 @@ class BodyLimits:
             return self.score
         if method == "POST" and path == FEEDBACK:
             return self.feedback
+        if method == "POST" and (inference := infer_path(path)):
+            # a text model's tensor holds texts as classify's body does; a customer model's
+            # columns hold less than score's records
+            return self.classify if inference[1]["model_name"] in TEXT_MODELS else self.score
         if method == "PUT" and _CUSTOMER_PATH.fullmatch(path):
             return self.customer
         return self.other

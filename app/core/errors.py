@@ -3,6 +3,9 @@
 Nothing below ``app/api`` raises ``HTTPException``: services raise these, and the handlers
 here turn them, and FastAPI's own validation errors, into one problem format. No handler
 echoes the request's content: errors name the field and the rule that failed.
+
+Under ``/v2`` (the Open Inference Protocol) the same errors are rendered as that protocol's
+clients expect: ``{"error": "..."}`` in ``application/json``, and 400 for invalid input.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from model_registry.registry import ModelNotFoundError
 
 PROBLEM_JSON = "application/problem+json"
+OPEN_INFERENCE_PREFIX = "/v2"
 logger = logging.getLogger(__name__)
 
 
@@ -164,6 +168,8 @@ def problem_response(
     headers: dict[str, str] | None = None,
     extra: dict[str, object] | None = None,
 ) -> Response:
+    if _open_inference(request.scope):
+        return inference_error(status, detail, errors, headers)
     body: dict[str, object] = {
         "type": "about:blank",
         "title": title,
@@ -180,6 +186,27 @@ def problem_response(
     body |= extra or {}
     return Response(
         orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=headers
+    )
+
+
+def _open_inference(scope: Scope) -> bool:
+    path = scope.get("path", "")
+    return path == OPEN_INFERENCE_PREFIX or path.startswith(OPEN_INFERENCE_PREFIX + "/")
+
+
+def inference_error(
+    status: int,
+    detail: str,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """An error as the Open Inference Protocol words it: one message naming what is wrong."""
+    message = "; ".join([detail, *(f"{e.field}: {e.message}" for e in errors or ())])
+    return Response(
+        orjson.dumps({"error": message}),
+        status_code=400 if status == 422 else status,
+        media_type="application/json",
+        headers=headers,
     )
 
 

@@ -19,6 +19,7 @@ from prometheus_client import Counter, Histogram
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core.inference_paths import INFER, INFER_VERSION
 from app.core.metrics import MODEL_REQUESTS, REQUEST_DURATION
 
 # The endpoints that answer with models, by method and route template. Nothing else is counted,
@@ -29,6 +30,8 @@ SCORED = frozenset(
         ("POST", "/v1/customers/score"),
         ("GET", "/v1/customers/{customer_id}/profile"),
         ("GET", "/v1/reports/channel-preference"),
+        ("POST", INFER),
+        ("POST", INFER_VERSION),
     }
 )
 STATE_KEY = "answered_by"

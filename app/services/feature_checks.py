@@ -53,7 +53,7 @@ def feature_problems(
         if value is _ABSENT:
             if rule.required:
                 problems.append(FieldError(f"{field}.{rule.name}", "missing"))
-        elif rule.types and not _fits(value, rule):
+        elif rule.types and not fits_rule(value, rule):
             problems.append(FieldError(f"{field}.{rule.name}", f"must be {rule.kind} or null"))
     return problems
 
@@ -61,7 +61,8 @@ def feature_problems(
 _ABSENT = object()
 
 
-def _fits(value: Any, rule: FeatureRule) -> bool:
+def fits_rule(value: Any, rule: FeatureRule) -> bool:
+    """Whether ``value`` (not None) is of the rule's type (a finite number, a string...)."""
     if isinstance(value, bool):  # a subclass of int, but not a number here
         return bool in rule.types
     if not isinstance(value, rule.types):

@@ -13,6 +13,7 @@ from typing import Protocol
 import mlflow.pyfunc
 import numpy as np
 from mlflow.entities.model_registry import ModelVersion
+from mlflow.models import ModelSignature
 from mlflow.tracking import MlflowClient
 from mlflow.types import Schema
 
@@ -44,6 +45,7 @@ class ServedModel:
     alias: str
     run_id: str
     loaded_at: datetime
+    signature: ModelSignature  # the inputs and outputs MLflow recorded for the version
 
     @property
     def outputs(self) -> list[str]:
@@ -77,7 +79,10 @@ class ServedTextModel(ServedModel):
 @dataclass(frozen=True)
 class ServedCustomerModel(ServedModel):
     model: CustomerModel
-    input_schema: Schema
+
+    @property
+    def input_schema(self) -> Schema:
+        return self.signature.inputs
 
     @property
     def outputs(self) -> list[str]:
@@ -152,12 +157,12 @@ def load_served_model(client: MlflowClient, version: ModelVersion, alias: str) -
         "alias": alias,
         "run_id": version.run_id or "",
         "loaded_at": datetime.now(UTC),
+        "signature": pyfunc.metadata.signature,
     }
     if isinstance(python_model, TextClassifierModel):
         served: ServedModel = ServedTextModel(**origin, model=python_model)
     elif isinstance(python_model, CustomerModel):
-        schema = pyfunc.metadata.get_input_schema()
-        served = ServedCustomerModel(**origin, model=python_model, input_schema=schema)
+        served = ServedCustomerModel(**origin, model=python_model)
     else:
         raise TypeError(f"{version.name} version {version.version} is not a model we serve")
     try:

@@ -49,6 +49,14 @@ class Call:
     def send(self, client, headers: dict[str, str]):
         return client.request(self.method, self.path, json=self.body, headers=headers)
 
+    @property
+    def open_inference(self) -> bool:
+        return self.path.startswith("/v2/")
+
+    @property
+    def error_type(self) -> str:
+        return "application/json" if self.open_inference else "application/problem+json"
+
 
 def _calls(features: dict) -> list[Call]:
     customer = {"customer_id": CUSTOMER, "features": features}
@@ -63,7 +71,30 @@ def _calls(features: dict) -> list[Call]:
         Call("GET", "/v1/models", "models:read"),
         Call("GET", "/v1/models/churn", "models:read"),
         Call("POST", "/v1/admin/models/refresh", "admin"),
+        Call("POST", "/v2/models/demand-classifier/infer", "classify", _v2_texts()),
+        Call("POST", "/v2/models/churn/infer", "score", _v2_features(features)),
+        Call("GET", "/v2/models/churn", "models:read"),
     ]
+
+
+def _v2_texts() -> dict:
+    return {"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES", "data": ["宽带断网了"]}]}
+
+
+def _v2_features(features: dict) -> dict:
+    """The Open Inference Protocol's pd form: one input per feature column."""
+    return {
+        "parameters": {"content_type": "pd"},
+        "inputs": [
+            {
+                "name": name,
+                "shape": [1],
+                "datatype": "BYTES" if isinstance(value, str) else "FP64",
+                "data": [value],
+            }
+            for name, value in features.items()
+        ],
+    }
 
 
 def _outcome(customer_id: str) -> dict:
@@ -118,11 +149,14 @@ def test_every_endpoint_refuses_no_key_a_wrong_key_and_a_key_without_its_scope(
                 refused = call.send(client, headers)
                 assert refused.status_code == 401, (call, headers, refused.text)
                 assert refused.headers["www-authenticate"] == "Bearer"
-                assert refused.headers["content-type"] == "application/problem+json"
+                assert refused.headers["content-type"] == call.error_type
             lacking = call.send(client, _bearer(lackers[call.scope]))
             assert lacking.status_code == 403, (call, lacking.text)
-            assert lacking.json()["missing_scope"] == call.scope
-            assert call.scope in lacking.json()["detail"]
+            if call.open_inference:  # the protocol's {"error": ...}
+                assert f"'{call.scope}'" in lacking.json()["error"]
+            else:
+                assert lacking.json()["missing_scope"] == call.scope
+                assert call.scope in lacking.json()["detail"]
             for headers in (_bearer(holders[call.scope]), {"X-API-Key": holders[call.scope]}):
                 allowed = call.send(client, headers)
                 assert allowed.status_code == 200, (call, allowed.text)
