@@ -56,6 +56,7 @@ bench: models ## our service vs `mlflow models serve` on the same registered ver
 	$(BIN)/python -m bench.customers
 	$(BIN)/python -m bench.capture
 	$(BIN)/python -m bench.auth
+	$(BIN)/python -m bench.open_inference
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

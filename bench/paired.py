@@ -1,6 +1,7 @@
-"""Two servers of the same build, one setting apart, measured in one run: wrk drives each in
-turn, round by round (A, B, B, A, ...), so that drift on a shared machine hits both alike.
-``bench.capture`` and ``bench.auth`` are built on it."""
+"""Two servers of the same build, one setting apart (or one server, two endpoints), measured in
+one run: wrk drives each in turn, round by round (A, B, B, A, ...), so that drift on a shared
+machine hits both alike. ``bench.capture``, ``bench.auth`` and ``bench.open_inference`` are
+built on it."""
 
 from __future__ import annotations
 
@@ -22,13 +23,16 @@ TEXT_MODELS = ["demand-classifier", "spam-filter"]
 
 @dataclass(frozen=True)
 class Paired:
-    """The two servers: name -> port, and name -> process id once started."""
+    """The two sides: name -> port, name -> process id once started, and name -> the path
+    each is driven on (default: /v1/demands/classify)."""
 
     ports: dict[str, int]
     pids: dict[str, int]
+    paths: dict[str, str] | None = None
 
     def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.ports[name]}{PATH}"
+        path = (self.paths or {}).get(name, PATH)
+        return f"http://127.0.0.1:{self.ports[name]}{path}"
 
 
 def options(description: str, default_out: Path) -> argparse.Namespace:
@@ -46,20 +50,21 @@ def options(description: str, default_out: Path) -> argparse.Namespace:
 
 def measure(
     servers: Paired,
-    bodies: list[str],
+    bodies: list[str] | dict[str, list[str]],
     options: argparse.Namespace,
     connections: int,
     api_key: str,
 ) -> tuple[dict[str, list[LoadResult]], dict[str, list[float]]]:
-    """Each server's wrk figures per round, and its CPU time per request in microseconds
-    (the capture writer's work after the round included): the figure a busy machine
-    disturbs least."""
+    """Each side's wrk figures per round, and its server's CPU time per request in
+    microseconds (the capture writer's work after the round included): the figure a busy
+    machine disturbs least. ``bodies``: the same for both sides, or name -> its own."""
     names = list(servers.ports)
+    sent = bodies if isinstance(bodies, dict) else {name: bodies for name in names}
     results: dict[str, list[LoadResult]] = {name: [] for name in names}
     cpu: dict[str, list[float]] = {name: [] for name in names}
     for name in names:
-        wait_until_answering(servers.url(name), bodies[0], api_key=api_key)
-        run_wrk(servers.url(name), bodies, connections=connections, seconds=3, api_key=api_key)
+        wait_until_answering(servers.url(name), sent[name][0], api_key=api_key)
+        run_wrk(servers.url(name), sent[name], connections=connections, seconds=3, api_key=api_key)
     width = max(map(len, names))
     for round_number in range(options.rounds):
         for name in names if round_number % 2 == 0 else reversed(names):
@@ -67,7 +72,7 @@ def measure(
             cpu_before = cpu_seconds(servers.pids[name])
             result = run_wrk(
                 servers.url(name),
-                bodies,
+                sent[name],
                 connections=connections,
                 seconds=options.seconds,
                 api_key=api_key,
@@ -106,7 +111,7 @@ def wait_until_written(servers: Paired, timeout_s: float = 60) -> None:
     """Wait until no server has captured requests waiting for the database."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and any(
-        capture_metrics(port)["pending"] > 0 for port in servers.ports.values()
+        capture_metrics(port)["pending"] > 0 for port in set(servers.ports.values())
     ):
         time.sleep(0.2)
 

@@ -205,6 +205,8 @@ def _masked(value: Any) -> Any:
     if kind is str:
         return mask_text(value)
     if kind is dict:
+        if type(value.get("name")) is str and "datatype" in value:
+            return _masked_tensor(value)
         return {_masked_key(key): _masked_item(key, item) for key, item in value.items()}
     if kind is list:
         return [_masked(item) for item in value]
@@ -228,6 +230,27 @@ def _masked_number(value: int) -> int | str:
 @functools.lru_cache(maxsize=4096)  # keys repeat: the same schema, request after request
 def _masked_key(key: Any) -> Any:
     return mask_text(key) if type(key) is str else key
+
+
+def _masked_tensor(tensor: dict[str, Any]) -> dict[str, Any]:
+    """An Open Inference Protocol tensor: its ``name`` names a column, not a person, and says
+    whether its ``data`` is personal (a column named ``phone``: every element masked)."""
+    placeholder = placeholder_for_key(tensor["name"])
+    masked = {}
+    for key, item in tensor.items():
+        if key == "name":
+            masked[key] = mask_text(item)
+        elif key == "data" and placeholder is not None:
+            masked[key] = _every_element(item, placeholder)
+        else:
+            masked[_masked_key(key)] = _masked_item(key, item)
+    return masked
+
+
+def _every_element(data: Any, placeholder: str) -> Any:
+    if type(data) is list:
+        return [_every_element(item, placeholder) for item in data]
+    return data if data is None or data == "" else placeholder
 
 
 def _masked_item(key: Any, item: Any) -> Any:

@@ -334,27 +334,27 @@ def _check_rows(name: str, rows: int, limit: int, what: str) -> None:
 
 
 def _elements(tensor: RequestInput, expected: int) -> list[Any]:
-    """The tensor's elements, flat, as many as its shape says."""
-    flat: list[Any] = []
-    _flatten(tensor.data, flat, tensor.name, expected)
+    """The tensor's elements, flat: the data flat, or nested as the shape (row-major)."""
+    if not isinstance(tensor.data, list):
+        raise InvalidTensorError(f"input {tensor.name!r}: data must be a JSON array")
+    flat = tensor.data
+    for _ in range(len(tensor.shape) - 1):
+        nested = [isinstance(item, list) for item in flat]
+        if not any(nested):
+            break
+        if not all(nested):
+            raise InvalidTensorError(f"input {tensor.name!r}: data mixes arrays and elements")
+        flat = [element for row in flat for element in row]
+    if any(isinstance(item, list) for item in flat):
+        raise InvalidTensorError(
+            f"input {tensor.name!r}: data nests deeper than its shape {tensor.shape}"
+        )
     if len(flat) != expected:
         raise InvalidTensorError(
             f"input {tensor.name!r}: shape {tensor.shape} needs {expected} elements, "
             f"data holds {len(flat)}"
         )
     return flat
-
-
-def _flatten(data: Any, into: list[Any], name: str, limit: int) -> None:
-    if not isinstance(data, list):
-        raise InvalidTensorError(f"input {name!r}: data must be a JSON array")
-    for item in data:
-        if isinstance(item, list):
-            _flatten(item, into, name, limit)
-        else:
-            into.append(item)
-        if len(into) > limit:  # stop early: never hold more than the shape allows
-            return
 
 
 def _typed(tensor: RequestInput, values: list[Any]) -> list[Any]:

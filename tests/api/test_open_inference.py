@@ -256,3 +256,41 @@ def test_unknown_models_versions_and_paths_are_protocol_errors(api):
         "/v2/models/churn/infer", content=b"{", headers={"Content-Type": "application/json"}
     )
     assert not_json.status_code == 400 and "not valid UTF-8 JSON" in not_json.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("value", "answer"),
+    [
+        (10**40, 200),  # a number JSON allows, far past int64
+        ("1e999", 400),  # infinite: refused as /v1 refuses it
+        ("", 200),  # a blank
+        ("五十五", 400),
+        (True, 400),
+    ],
+)
+def test_odd_feature_values_are_answered_or_refused_never_a_500(api, customers, value, answer):
+    metadata = api.get("/v2/models/churn").json()
+    body = columns_request(customers[:1], metadata)
+    age = next(tensor for tensor in body["inputs"] if tensor["name"] == "age")
+    age |= {"datatype": "BYTES", "data": [value]}
+    reply = api.post("/v2/models/churn/infer", json=body)
+    assert reply.status_code == answer, reply.text
+
+
+def test_deeply_nested_or_oversized_shapes_are_refused(api):
+    nested = ["宽带断网"]
+    for _ in range(150):
+        nested = [nested]
+    for body in (
+        text_request([])
+        | {"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES", "data": nested}]},
+        text_request([])
+        | {"inputs": [{"name": "text", "shape": [2**70], "datatype": "BYTES", "data": ["x"]}]},
+        text_request([])
+        | {"inputs": [{"name": "text", "shape": [], "datatype": "BYTES", "data": ["x"]}]},
+        text_request([])
+        | {"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES", "data": [{"a": 1}]}]},
+    ):
+        reply = api.post("/v2/models/demand-classifier/infer", json=body)
+        assert reply.status_code == 400, reply.text
+        assert list(reply.json()) == ["error"]

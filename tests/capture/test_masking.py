@@ -196,6 +196,31 @@ def test_nested_documents_are_masked_but_kept_keys_are_not():
     assert masked["models"] == answer["models"]
 
 
+def test_open_inference_tensors_keep_their_names_and_mask_personal_columns():
+    body = {
+        "inputs": [
+            {
+                "name": "text",
+                "datatype": "BYTES",
+                "shape": [1],
+                "data": ["我叫张伟，手机13812345678"],
+            },
+            {"name": "客户姓名", "datatype": "BYTES", "shape": [2, 1], "data": [["李四"], [None]]},
+            {"name": "phone", "datatype": "INT64", "shape": [1], "data": [13800138000]},
+            {"name": "age", "datatype": "INT64", "shape": [1], "data": [30]},
+        ],
+        "outputs": [{"name": "category", "parameters": {"binary_data": False}}],
+    }
+    masked = mask_document(body)
+    assert [tensor["name"] for tensor in masked["inputs"]] == ["text", "客户姓名", "phone", "age"]
+    assert masked["inputs"][0]["data"] == [f"我叫{NAME}，手机{PHONE}"]
+    assert masked["inputs"][1]["data"] == [[NAME], [None]]
+    assert masked["inputs"][2]["data"] == [PHONE]
+    assert masked["inputs"][3]["data"] == [30]
+    # no datatype: not a tensor, so a "name" is a person's
+    assert masked["outputs"] == [{"name": NAME, "parameters": {"binary_data": False}}]
+
+
 @pytest.mark.parametrize(
     ("key", "placeholder"),
     [("Phone_Number", PHONE), ("MOBILE", PHONE), ("联系电话", PHONE), ("id-card", ID_NUMBER)],

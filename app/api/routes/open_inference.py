@@ -10,6 +10,7 @@ tensors.
 
 from __future__ import annotations
 
+from importlib.metadata import version
 from typing import Annotated, Any
 
 import orjson
@@ -18,7 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from app.api.deps import CatalogDep, ScopeGuard, SettingsDep, requires
+from app.api.deps import STAGING_SCOPE, CatalogDep, ScopeGuard, SettingsDep, requires
 from app.api.scoring_threads import run_scoring
 from app.core.errors import NotReadyError, UnknownModelError
 from app.core.request_metrics import answered_by
@@ -39,14 +40,14 @@ from app.services.open_inference import (
 from app.services.served_models import TEXT_MODELS, ServedCustomerModel, ServedModel
 from model_registry.registry import PRODUCTION, STAGING
 
-SERVER = {"name": "customer-insight", "version": "0.1.0", "extensions": []}
-STAGING_SCOPE = "staging"
+SERVER = {"name": "customer-insight", "version": version("customer-insight"), "extensions": []}
 BINARY_HEADER = "Inference-Header-Content-Length"
 router = APIRouter(prefix="/v2", tags=["open-inference-protocol"], include_in_schema=False)
 
 
 def _json(body: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+    body = orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
+    return Response(body, status_code=status, media_type="application/json")
 
 
 @router.get("")
