@@ -56,7 +56,7 @@ def store(tmp_path_factory, corpus) -> MlflowStore:
         )
         outcome = train_text_model(task, texts, store=store, candidates="default")
         promote(store.activate(), task.model_name, version=outcome.version)
-    world = generate_customers(6000, seed=0)
+    world = generate_customers(4000, seed=0)
     customers = customer_data(
         world, task=CHURN, targets=CHURN.targets, id_column="customer_id", source="base world"
     )
@@ -93,8 +93,8 @@ def test_drift_is_flagged_and_corrections_teach_the_new_wording(
             insight,
             corpus=corpus,
             report_dir=tmp_path / "drift",
-            customers=2000,
-            texts=1500,
+            customers=1500,
+            texts=800,
             corrections=300,
             held_out=200,
             customer_models=["churn"],

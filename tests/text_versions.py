@@ -70,10 +70,15 @@ def text_versions_store(
 @pytest.fixture
 def text_versions(text_versions_store: TextVersions) -> TextVersions:
     """The versions with production on ``base`` (and the spam filter's one), nothing staged."""
-    client = text_versions_store.store.activate()
+    return serving_base(text_versions_store)
+
+
+def serving_base(versions: TextVersions) -> TextVersions:
+    """Production back on ``base`` (and the spam filter's one), nothing staged."""
+    client = versions.store.activate()
     for name in (DEMAND, SPAM):
         if STAGING in client.get_registered_model(name).aliases:
             client.delete_registered_model_alias(name, STAGING)
-    client.set_registered_model_alias(DEMAND, PRODUCTION, text_versions_store.base)
-    client.set_registered_model_alias(SPAM, PRODUCTION, text_versions_store.spam)
-    return text_versions_store
+    client.set_registered_model_alias(DEMAND, PRODUCTION, versions.base)
+    client.set_registered_model_alias(SPAM, PRODUCTION, versions.spam)
+    return versions

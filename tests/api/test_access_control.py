@@ -33,7 +33,7 @@ from tests.conftest import (
     wait_until_ready,
 )
 from tests.serving import LiveService, on_each_worker, running_service, service_env
-from tests.text_versions import DEMAND
+from tests.text_versions import DEMAND, serving_base
 
 CUSTOMER = "C-access-1"
 REFUSED_SECRET_ID = "0123456789ab"
@@ -221,15 +221,23 @@ class Deployment:
     admin: dict[str, str]
 
 
-@pytest.fixture
-def two_workers(text_versions, tmp_path) -> Iterator[Deployment]:
-    url = f"sqlite:///{tmp_path / 'insight.db'}"
+@pytest.fixture(scope="module")
+def two_workers(text_versions_store, tmp_path_factory) -> Iterator[Deployment]:
+    """Two workers of one deployment serving the base versions, started once for the
+    module's tests."""
+    serving_base(text_versions_store)
+    folder = tmp_path_factory.mktemp("two-workers")
+    url = f"sqlite:///{folder / 'insight.db'}"
     upgrade(url)
     admin = admin_headers(url)
     env = service_env(
-        text_versions.store, TEXT_MODELS, workers=2, reload_interval_seconds=0, database_url=url
+        text_versions_store.store,
+        TEXT_MODELS,
+        workers=2,
+        reload_interval_seconds=0,
+        database_url=url,
     )
-    with running_service(env, tmp_path / "server.log") as service:
+    with running_service(env, folder / "server.log") as service:
         yield Deployment(service, url, admin)
 
 

@@ -88,6 +88,10 @@ def test_the_limits_follow_the_documented_batch_limits_with_room_for_json():
     assert limits.for_request("POST", "/v1/feedback") == limits.feedback
     assert limits.for_request("PUT", "/v1/customers/C00000001") == limits.customer
     assert limits.for_request("GET", "/v1/customers/C00000001/profile") == limits.other
+    # the Open Inference Protocol: a text model's as classify, a customer model's as score
+    assert limits.for_request("POST", "/v2/models/demand-classifier/infer") == limits.classify
+    assert limits.for_request("POST", "/v2/models/churn/versions/3/infer") == limits.score
+    assert limits.for_request("GET", "/v2/models/churn") == limits.other
     one = BodyLimits.of(Settings(max_body_bytes=1234))
     assert one == BodyLimits(classify=1234, score=1234, customer=1234, feedback=1234, other=1234)
 
@@ -96,6 +100,9 @@ def test_the_largest_batch_allowed_fits_even_with_every_character_escaped():
     limits = BodyLimits.of(Settings())
     largest = json.dumps({"texts": ["张" * 2000] * 64}, ensure_ascii=True, indent=4).encode()
     assert len(largest) < limits.classify
+    tensor = {"name": "text", "shape": [64, 1], "datatype": "BYTES", "data": [["张" * 2000]] * 64}
+    largest = json.dumps({"id": "x" * 128, "inputs": [tensor]}, ensure_ascii=True, indent=4)
+    assert len(largest.encode()) < limits.classify
 
 
 def test_the_largest_feedback_batch_fits_even_with_every_character_escaped():
