@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from model_registry.registry import PRODUCTION, STAGING
-from tests.conftest import service_client, settings_for, wait_until_ready
+from tests.conftest import make_key, service_client, settings_for, wait_until_ready
 from tests.text_versions import DEMAND, SPAM
 
 CLASSIFY = "/v1/demands/classify"
@@ -126,3 +128,39 @@ def test_the_header_is_documented_in_openapi(text_versions):
     assert headers == ["X-Model-Alias"]
     assert refresh["tags"] == ["admin"] and "`admin` scope" in refresh["description"]
     assert refresh["security"] == [{"ApiKey": []}]
+
+
+def test_the_open_inference_protocol_reaches_a_staged_version_by_its_number(staged, app_database):
+    """/v2/models/{name}/versions/{v}: any loaded version; one only staging holds needs the
+    staging scope, as X-Model-Alias: staging does; without {v}, the deployment's alias."""
+    body = {"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES", "data": [TEXT["text"]]}]}
+    classify_only = {"Authorization": f"Bearer {make_key(app_database, 'v2-plain', ['classify'])}"}
+    with _serving(staged.store, sync_interval_seconds=0.1) as api:
+        wait_until_ready(api)
+        metadata = api.get(f"/v2/models/{DEMAND}").json()
+        plain = api.post(f"/v2/models/{DEMAND}/infer", json=body).json()
+        twin = api.post(f"/v2/models/{DEMAND}/versions/{staged.twin}/infer", json=body).json()
+        base = api.post(f"/v2/models/{DEMAND}/versions/{staged.base}/infer", json=body)
+        refused = _until_known(
+            lambda: api.post(
+                f"/v2/models/{DEMAND}/versions/{staged.twin}/infer",
+                json=body,
+                headers=classify_only,
+            )
+        )
+        ready = api.get(f"/v2/models/{DEMAND}/versions/{staged.twin}/ready")
+
+    assert metadata["versions"] == [staged.base, staged.twin]  # production's, then staging's
+    assert (plain["model_version"], plain["parameters"]["alias"]) == (staged.base, PRODUCTION)
+    assert (twin["model_version"], twin["parameters"]["alias"]) == (staged.twin, STAGING)
+    assert base.status_code == 200
+    assert refused.status_code == 403 and "'staging'" in refused.json()["error"]
+    assert ready.json() == {"name": DEMAND, "ready": True}
+
+
+def _until_known(send, timeout_s: float = 10):
+    """The answer once the key made after the start has reached the worker (its sync)."""
+    deadline = time.monotonic() + timeout_s
+    while (answer := send()).status_code == 401 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return answer
