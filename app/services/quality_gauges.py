@@ -31,6 +31,7 @@ from app.services.live_quality import (
 )
 
 logger = logging.getLogger(__name__)
+LOADING_RETRY_S = 1.0
 
 
 class LiveQualityGauges:
@@ -72,7 +73,11 @@ class LiveQualityGauges:
                 self._compute()
             except Exception as error:  # noqa: BLE001 - a failed round keeps the last figures
                 self._note_failure(error)
-            self._stopping.wait(self.interval_s)
+            # Until the first models load, again soon: else their 0 rows show an interval late.
+            loading = not self.serving()
+            self._stopping.wait(
+                min(self.interval_s, LOADING_RETRY_S) if loading else self.interval_s
+            )
 
     def _compute(self) -> None:
         window = Window(since=utc_now() - self.window)

@@ -4,6 +4,7 @@ outcome's date, the window, and the figures that cannot be computed saying why."
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -174,3 +175,40 @@ def test_a_serving_version_without_feedback_is_listed_with_no_rows(session):
     (quality,) = qualities
     assert (quality.model, quality.version, quality.rows) == ("churn", "7", 0)
     assert [(f.live, f.note) for f in quality.figures] == [(None, NO_ROWS)]
+
+
+def test_the_gauges_list_the_first_loaded_versions_soon_not_an_interval_late(
+    module_engine, tmp_path
+):
+    """The first round runs while the models load (none served yet); the next comes within
+    about a second once they are, not after the 300 s interval."""
+    from sqlalchemy.orm import sessionmaker
+
+    from app.services.quality_gauges import LiveQualityGauges
+    from model_registry.store import MlflowStore
+
+    loaded: dict[str, str] = {}
+    gauges = LiveQualityGauges(
+        sessionmaker(bind=module_engine),
+        MlflowStore.embedded(tmp_path).activate,  # an empty registry: no training figures
+        lambda: dict(loaded),
+        interval_s=300,
+        window=timedelta(days=30),
+    )
+    gauges.start()
+    try:
+        time.sleep(0.2)  # the first round, with nothing loaded
+        loaded["churn"] = "7"
+        deadline = time.monotonic() + 10
+        while not _gauge_samples(gauges):
+            assert time.monotonic() < deadline, "the loaded version never showed"
+            time.sleep(0.05)
+    finally:
+        gauges.stop()
+    assert [(s.name, s.labels, s.value) for s in _gauge_samples(gauges)] == [
+        ("insight_feedback_rows", {"model": "churn", "version": "7"}, 0.0)
+    ]
+
+
+def _gauge_samples(gauges) -> list:
+    return [sample for family in gauges.snapshot.collect() for sample in family.samples]
