@@ -133,6 +133,9 @@ def test_staging_answers_each_staged_customer_model_from_staging_and_the_rest_fr
         staged_profile = api.get(f"/v1/customers/{customer_id}/profile", headers=ASK_STAGING)
         plain_profile = api.get(f"/v1/customers/{customer_id}/profile")
         refused = api.post(SCORE, json=body, headers=crm | ASK_STAGING)
+        by_number = api.post(
+            f"/v2/models/churn/versions/{versions.staged['churn']}/infer", json=_columns(records)
+        )
 
     expected_refs = {
         name: (versions.staged[name], STAGING)
@@ -150,6 +153,9 @@ def test_staging_answers_each_staged_customer_model_from_staging_and_the_rest_fr
         expected = _model(versions.store, name, version).answer_records(records)
         _assert_close([scores[name] for scores in answered], expected, f"{name}@{version}")
     _assert_close(staged_profile.json()["scores"], answered[0], "staged profile")
+    # The Open Inference Protocol reaches the staged churn by its number, with its own trees.
+    (probability,) = [o for o in by_number.json()["outputs"] if o["name"] == "churn_probability"]
+    assert probability["data"] == [scores["churn"]["churn_probability"] for scores in answered]
     # The staged churn model really is another model: production's answers differ.
     production_churn = [result["scores"]["churn"] for result in plain.json()["results"]]
     expected = _model(versions.store, "churn", versions.production["churn"]).answer_records(records)
@@ -370,3 +376,19 @@ def _fallback_lines(caplog) -> list[str]:
         for record in caplog.records
         if record.getMessage().startswith("scoring with the sklearn pipelines")
     ]
+
+
+def _columns(records: list[dict]) -> dict:
+    """An Open Inference Protocol request in the pd form: one input per feature column."""
+    return {
+        "parameters": {"content_type": "pd"},
+        "inputs": [
+            {
+                "name": name,
+                "shape": [len(records)],
+                "datatype": "BYTES" if isinstance(value, str) else "FP64",
+                "data": [record[name] for record in records],
+            }
+            for name, value in records[0].items()
+        ],
+    }

@@ -110,10 +110,10 @@ async def _inference_request(request: Request) -> InferenceRequest:
 @router.post("/models/{model_name}/infer")
 @router.post("/models/{model_name}/versions/{model_version}/infer")
 async def infer(
+    caller: InferCaller,  # first: a caller without a key gets 401 before its body is read
     body: Annotated[InferenceRequest, Depends(_inference_request)],
     catalog: CatalogDep,
     settings: SettingsDep,
-    caller: InferCaller,
     request: Request,
     model_name: str,
     model_version: str | None = None,
@@ -124,7 +124,9 @@ async def infer(
     served = _served(catalog, model_name, model_version, caller)
     if isinstance(served, ServedCustomerModel):
         records = infer_records(served, body, max_customers=settings.max_customers_per_request)
-        joint = catalog.serving(catalog.alias).joint
+        # the deployment's joint scorer holds its own versions' trees: not a staged version's
+        serving = catalog.serving(catalog.alias)
+        joint = serving.joint if serving.get(served.name) is served else None
         outputs = await run_scoring(request, len(records), customer_outputs, served, records, joint)
     else:
         texts = infer_texts(
