@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from app.db.models import CustomerOutcome, CustomerScore, TextCorrection
 from model_registry.gates import run_metrics
 from model_registry.registry import PRODUCTION, ModelNotFoundError, alias_version, resolve_version
-from training.common.evaluation import evaluate_classifier
+from training.common.evaluation import headline_figures
 from training.text.data import HAM, SPAM
 
 # Each model's figures: the names its training run logs them under (training/*/evaluation.py).
@@ -186,11 +186,8 @@ def _figures(model: str, pairs: _Pairs) -> tuple[QualityFigure, ...]:
         return (_roc_auc(pairs),)
     if model in TARGET_SCORE_SUFFIX:
         return (_mean_roc_auc(pairs),)
-    evaluation = evaluate_classifier(pairs.truth, pairs.said, sorted({*pairs.truth, *pairs.said}))
-    return (
-        QualityFigure("accuracy", evaluation.accuracy),
-        QualityFigure("macro_f1", evaluation.macro_f1),
-    )
+    figures = headline_figures(pairs.truth, pairs.said)  # as --with-feedback judges
+    return tuple(QualityFigure(metric, figures[metric]) for metric in ("accuracy", "macro_f1"))
 
 
 def _roc_auc(pairs: _Pairs) -> QualityFigure:
