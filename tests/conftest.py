@@ -132,9 +132,10 @@ def full_store(trained_store: MlflowStore, customer_world) -> MlflowStore:
     return trained_store
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def full_api(full_store: MlflowStore) -> Iterator[TestClient]:
-    """The app serving all six models."""
+    """The app serving all six models, started once per module (loading six models takes
+    a second or two)."""
     settings = settings_for(full_store, served_models=TEXT_MODELS + list(CUSTOMER_MODEL_NAMES))
     with service_client(settings) as client:
         wait_until_ready(client)
@@ -160,9 +161,10 @@ def wait_until_ready(client: TestClient, timeout_s: float = 60.0) -> None:
         time.sleep(0.05)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def api(trained_store: MlflowStore) -> Iterator[TestClient]:
-    """The app over httpx, with its lifespan run and the production models loaded."""
+    """The app over httpx, with its lifespan run and the production models loaded; started
+    once per module."""
     with service_client(settings_for(trained_store)) as client:
         wait_until_ready(client)
         yield client
