@@ -9,8 +9,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.core.inference_paths import INFER, INFER_VERSION
 from app.replay.outputs import Outputs, answer_outputs
 from app.replay.selection import CLASSIFY, SCORE, Captured, ReplayFilter, read_captured
+from app.services.open_inference import captured_items
+from app.services.served_models import TEXT_MODELS
 from model_registry.registry import PRODUCTION
 
 
@@ -57,8 +60,9 @@ def production_traffic(
 
 
 def traffic_filter(since, until) -> ReplayFilter:
-    """The captured requests drift reads: classify and score, answered 2xx, in the window."""
-    return ReplayFilter(since, until, endpoints=(CLASSIFY, SCORE))
+    """The captured requests drift reads: classify, score and /v2 infer, answered 2xx, in the
+    window."""
+    return ReplayFilter(since, until, endpoints=(CLASSIFY, SCORE, INFER, INFER_VERSION))
 
 
 def _items(captured: Captured) -> Iterator[tuple[Any, dict[str, Outputs]]]:
@@ -66,6 +70,9 @@ def _items(captured: Captured) -> Iterator[tuple[Any, dict[str, Outputs]]]:
     body = captured.body if isinstance(captured.body, dict) else {}
     if captured.template == CLASSIFY:
         inputs = [body["text"]] if isinstance(body.get("text"), str) else body.get("texts")
+    elif captured.template in (INFER, INFER_VERSION):
+        answer = captured.answer if isinstance(captured.answer, dict) else {}
+        inputs = captured_items(body, texts=answer.get("model_name") in TEXT_MODELS)
     else:
         customers = body.get("customers")
         customers = customers if isinstance(customers, list) else []

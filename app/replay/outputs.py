@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from app.core.inference_paths import INFER, INFER_VERSION
 from app.replay.selection import CLASSIFY, PROFILE, SCORE
 
 # A classify answer carries both text models' outputs side by side in one result.
@@ -65,6 +66,8 @@ def answer_outputs(template: str, answer: Any) -> list[dict[str, Outputs]]:
         return [_classify_outputs(result) for result in _results(answer)]
     if template == SCORE:
         return [_model_outputs(result.get("scores")) for result in _results(answer)]
+    if template in (INFER, INFER_VERSION):
+        return _tensor_outputs(answer)
     if template == PROFILE:
         outputs = _model_outputs(answer.get("scores"))
         for model, fields in PROFILE_FIELDS.items():
@@ -109,6 +112,28 @@ def _classify_outputs(result: dict[str, Any]) -> dict[str, Outputs]:
         model: _outputs({field: result.get(field) for field in fields})
         for model, fields in CLASSIFY_FIELDS.items()
     }
+
+
+def _tensor_outputs(answer: dict[str, Any]) -> list[dict[str, Outputs]]:
+    """An Open Inference Protocol answer: an item per row of its one-dimensional outputs (a
+    probabilities matrix is left out, as /v1's top categories are)."""
+    model, tensors = answer.get("model_name"), answer.get("outputs")
+    if not isinstance(model, str) or not isinstance(tensors, list):
+        return []
+    columns = {
+        tensor["name"]: tensor["data"]
+        for tensor in tensors
+        if isinstance(tensor, dict)
+        and isinstance(tensor.get("data"), list)
+        and len(tensor.get("shape") or ()) == 1
+    }
+    rows = {len(values) for values in columns.values()}
+    if len(rows) != 1:
+        return []
+    return [
+        {model: _outputs({name: values[row] for name, values in columns.items()})}
+        for row in range(rows.pop())
+    ]
 
 
 def _model_outputs(scores: Any) -> dict[str, Outputs]:

@@ -12,6 +12,7 @@ from urllib.parse import quote
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.core.inference_paths import INFER, INFER_VERSION
 from app.db.models import CapturedRequest
 
 CLASSIFY = "/v1/demands/classify"
@@ -19,6 +20,8 @@ SCORE = "/v1/customers/score"
 PROFILE = "/v1/customers/{customer_id}/profile"
 # The endpoints a replay knows how to re-send, by template, with their HTTP method.
 METHODS = {CLASSIFY: "POST", SCORE: "POST", PROFILE: "GET"}
+# What a selection may read: those, and the Open Inference Protocol's (drift reads them).
+CAPTURED = (*METHODS, INFER, INFER_VERSION)
 _PROFILE_PATH = re.compile(r"^/v1/customers/[^/]+/profile$")
 _DURATION = re.compile(r"^(\d+)([mhd])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
@@ -87,10 +90,10 @@ class ReplayFilter:
                 f"--since ({self.since.isoformat()}) must be before --until "
                 f"({self.until.isoformat()})"
             )
-        unknown = [e for e in self.endpoints if e not in METHODS]
+        unknown = [e for e in self.endpoints if e not in CAPTURED]
         if unknown:
             raise SelectionError(
-                f"unknown endpoint(s) {', '.join(unknown)}: replay knows {', '.join(METHODS)}"
+                f"unknown endpoint(s) {', '.join(unknown)}: capture knows {', '.join(CAPTURED)}"
             )
 
     def describe(self) -> dict[str, Any]:

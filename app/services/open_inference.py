@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 from mlflow.types import DataType
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from app.core.errors import ProblemError
 from app.services.demand_classification import text_rule
@@ -280,6 +280,25 @@ def requested(outputs: list[Tensor], request: InferenceRequest) -> list[Tensor]:
             f"unknown output {unknown[0]!r}; the outputs are {', '.join(by_name)}"
         )
     return [by_name[o.name] for o in request.outputs]
+
+
+def captured_items(body: Any, *, texts: bool) -> list[Any] | None:
+    """The texts (``texts``) or feature records of an inference request as capture stored it
+    (masked), for drift; None for a body that is not one, or a single ``[rows, columns]``
+    tensor, whose columns it does not name."""
+    try:
+        request = InferenceRequest.model_validate(body)
+        columns: dict[str, list[Any]] = {}
+        for tensor in request.inputs:
+            rows, width = _rows_and_width(tensor)
+            if width != 1:
+                return None
+            columns[tensor.name] = _elements(tensor, rows)
+    except (ValidationError, InvalidTensorError):
+        return None
+    if texts:
+        return next(iter(columns.values())) if len(columns) == 1 else None
+    return [dict(zip(columns, values)) for values in zip(*columns.values())]
 
 
 def _columns(request: InferenceRequest, names: list[str]) -> dict[str, list[Any]]:

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from app.capture.masking import mask_text
 from app.cli import main
 from app.commands.drift import DRIFT_EXIT_STATUS
 from app.db.migrations import upgrade
@@ -184,3 +185,55 @@ def test_a_version_without_a_profile_says_so(insight, traffic, full_store, tmp_p
     assert "churn version 1 has no reference profile" in result.output
     assert "retrain it" in result.output
     assert "Traceback" not in result.output
+
+
+def test_open_inference_traffic_is_compared_too(full_store, tmp_path):
+    """/v2 infer requests count as /v1's do: texts (BYTES) and feature columns (pd form);
+    a request holding a single [rows, columns] tensor (no column names) is left out."""
+    from app.db.session import create_engine_for, create_session_factory
+    from app.drift.traffic import production_traffic, traffic_filter
+
+    url = f"sqlite:///{tmp_path / 'insight.db'}"
+    upgrade(url)
+    texts = generate_demands(40, seed=21)["text"].tolist()
+    records = [r["features"] for r in _records(generate_customers(30, seed=22))]
+    columns = [
+        {
+            "name": name,
+            "shape": [len(records)],
+            "datatype": "BYTES" if isinstance(value, str) else "FP64",
+            "data": [record[name] for record in records],
+        }
+        for name, value in records[0].items()
+    ]
+    served = TEXT_MODELS + list(CUSTOMER_MODEL_NAMES)
+    with capturing_app(full_store, url, served_models=served) as client:
+        since = datetime.now(UTC)
+        texts_body = {
+            "inputs": [
+                {
+                    "name": "text",
+                    "shape": [40, 1],
+                    "datatype": "BYTES",
+                    "data": [[t] for t in texts],
+                }
+            ]
+        }
+        answer = client.post("/v2/models/demand-classifier/infer", json=texts_body)
+        assert answer.status_code == 200, answer.text
+        answer = client.post(
+            "/v2/models/churn/infer", json={"parameters": {"content_type": "pd"}, "inputs": columns}
+        )
+        assert answer.status_code == 200, answer.text
+        _wait_until_written(client)
+    engine = create_engine_for(url)
+    try:
+        traffic = production_traffic(create_session_factory(engine), traffic_filter(since, None))
+    finally:
+        engine.dispose()
+    (demand,) = [t for (model, _), t in traffic.items() if model == "demand-classifier"]
+    (churn,) = [t for (model, _), t in traffic.items() if model == "churn"]
+    assert demand.items == 40 and demand.texts == [mask_text(text) for text in texts]
+    assert set(demand.answers) == {"category", "confidence", "needs_review"}
+    assert churn.items == 30 and churn.records[0]["age"] == records[0]["age"]
+    assert len(churn.answers["churn_probability"]) == 30
