@@ -225,6 +225,12 @@ def test_open_inference_traffic_is_compared_too(full_store, tmp_path):
             "/v2/models/churn/infer", json={"parameters": {"content_type": "pd"}, "inputs": columns}
         )
         assert answer.status_code == 200, answer.text
+        names = [tensor["name"] for tensor in client.get("/v2/models/churn").json()["inputs"]]
+        row = [str(records[0][name]) for name in names]
+        table = {
+            "inputs": [{"name": "x", "shape": [1, len(row)], "datatype": "BYTES", "data": row}]
+        }
+        assert client.post("/v2/models/churn/infer", json=table).status_code == 200
         _wait_until_written(client)
     engine = create_engine_for(url)
     try:
