@@ -291,8 +291,9 @@ def _served_version(client) -> str:
 # In process: expiry, rate limits, last use and /metrics from another host.
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def keyed_api(trained_store, app_database):
+    """One app for the module's key tests (each makes keys of its own), syncing keys often."""
     with service_client(settings_for(trained_store, sync_interval_seconds=0.1)) as client:
         wait_until_ready(client)
         yield client
