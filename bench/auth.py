@@ -18,21 +18,15 @@ alike. The figures are the medians over rounds; the cost is the req/s lost by ch
 from __future__ import annotations
 
 import json
-import os
-import sys
-import tempfile
 from pathlib import Path
 
 import httpx
 
-from app.core.config import Settings
-from app.db.migrations import upgrade
 from bench import paired
 from bench.keys import bench_key
 from bench.load import (
     require_wrk,
     running_server,
-    server_env,
     wait_until_answering,
 )
 
@@ -44,26 +38,13 @@ def main() -> None:
     options = paired.options(__doc__, Path("bench/results/auth.json"))
     require_wrk()
     bodies = _bodies()
-    with tempfile.TemporaryDirectory() as folder:
-        database_url = f"sqlite:///{Path(folder) / 'insight.db'}"
-        upgrade(database_url)
-        env = server_env(Settings().mlflow_store().tracking_uri) | {
-            "INSIGHT_DATABASE_URL": database_url,
-            "INSIGHT_SERVED_MODELS": json.dumps(paired.TEXT_MODELS),
-            "INSIGHT_WORKERS": "1",
-            "INSIGHT_CAPTURE_ENABLED": "true",  # the default, whatever this shell says
-        }
-        command = [sys.executable, "-m", "app.cli", "serve"]
-        print(
-            f"{len(bodies)} bodies, one text each; {options.rounds} rounds of "
-            f"{options.seconds:.0f} s per server and connection count; {os.cpu_count()} cores, "
-            f"load average {os.getloadavg()[0]:.2f} at the start"
-        )
+    with paired.fresh_database() as (database_url, env):
+        paired.announce(options, f"{len(bodies)} bodies, one text each", "server")
         figures = {}
         with (
             bench_key(database_url, scopes=["classify"]) as api_key,
-            running_server(command, _env(env, "unchecked", required=False)) as unchecked,
-            running_server(command, _env(env, "checked", required=True)) as checked,
+            running_server(paired.SERVE, _env(env, "unchecked", required=False)) as unchecked,
+            running_server(paired.SERVE, _env(env, "checked", required=True)) as checked,
         ):
             servers = paired.Paired(PORTS, {"unchecked": unchecked.pid, "checked": checked.pid})
             _check_settings(servers, bodies[0], api_key)
@@ -72,17 +53,14 @@ def main() -> None:
                 results, cpu = paired.measure(servers, bodies, options, connections, api_key)
                 medians = paired.summaries(results, cpu)
                 _print(medians, connections)
-                figures[connections] = {
-                    "rounds": {name: [vars(r) for r in rounds] for name, rounds in results.items()},
-                    "cpu_us_per_request": cpu,
-                    "medians": medians,
+                figures[connections] = paired.round_figures(results, cpu, medians) | {
                     "requests_per_s_loss_percent": _loss(medians),
                     "captured": {
                         name: paired.capture_metrics(port) for name, port in PORTS.items()
                     },
                 }
     _save(figures, options.out)
-    _fail_on_errors(figures)
+    paired.fail_on_errors(figures)
 
 
 def _bodies() -> list[str]:
@@ -151,22 +129,6 @@ def _save(figures: dict[int, dict], out: Path) -> None:
     results = {str(c): f for c, f in figures.items()}
     out.write_text(json.dumps({"target": target, "results": results}, indent=2))
     print(f"figures saved to {out}")
-
-
-def _fail_on_errors(figures: dict[int, dict]) -> None:
-    """A non-zero exit when wrk saw any failed request: socket errors or non-2xx answers
-    (a refused key is a 401)."""
-    failed = {
-        f"{name} at {connections} connection(s)": summary["errors"]
-        for connections, figure in figures.items()
-        for name, summary in figure["medians"].items()
-        if summary["errors"]
-    }
-    if failed:
-        raise SystemExit(
-            "failed requests: "
-            + ", ".join(f"{where}: {count:.0f}" for where, count in failed.items())
-        )
 
 
 if __name__ == "__main__":

@@ -15,19 +15,13 @@ over rounds; the overhead is that of the median latency (target: under 5%).
 from __future__ import annotations
 
 import json
-import os
-import sys
-import tempfile
 from pathlib import Path
 
-from app.core.config import Settings
-from app.db.migrations import upgrade
 from bench import paired
 from bench.keys import bench_key
 from bench.load import (
     require_wrk,
     running_server,
-    server_env,
 )
 
 PORTS = {"capture off": 8105, "capture on": 8106}
@@ -38,25 +32,13 @@ def main() -> None:
     options = paired.options(__doc__, Path("bench/results/capture.json"))
     require_wrk()
     bodies = _bodies()
-    with tempfile.TemporaryDirectory() as folder:
-        database_url = f"sqlite:///{Path(folder) / 'insight.db'}"
-        upgrade(database_url)
-        env = server_env(Settings().mlflow_store().tracking_uri) | {
-            "INSIGHT_DATABASE_URL": database_url,
-            "INSIGHT_SERVED_MODELS": json.dumps(paired.TEXT_MODELS),
-            "INSIGHT_WORKERS": "1",
-        }
-        command = [sys.executable, "-m", "app.cli", "serve"]
-        print(
-            f"{len(bodies)} bodies, one text each; {options.rounds} rounds of "
-            f"{options.seconds:.0f} s per server and connection count; {os.cpu_count()} cores, "
-            f"load average {os.getloadavg()[0]:.2f} at the start"
-        )
+    with paired.fresh_database() as (database_url, env):
+        paired.announce(options, f"{len(bodies)} bodies, one text each", "server")
         figures = {}
         with (
             bench_key(database_url, scopes=["classify"]) as api_key,
-            running_server(command, _env(env, "capture off", enabled=False)) as off,
-            running_server(command, _env(env, "capture on", enabled=True)) as on,
+            running_server(paired.SERVE, _env(env, "capture off", enabled=False)) as off,
+            running_server(paired.SERVE, _env(env, "capture on", enabled=True)) as on,
         ):
             servers = paired.Paired(PORTS, {"capture off": off.pid, "capture on": on.pid})
             for connections in options.connections:
@@ -65,11 +47,8 @@ def main() -> None:
                 medians = paired.summaries(results, cpu)
                 captured = paired.capture_metrics(PORTS["capture on"])
                 _print(medians, captured)
-                figures[connections] = {
-                    "rounds": {name: [vars(r) for r in rounds] for name, rounds in results.items()},
-                    "cpu_us_per_request": cpu,
-                    "medians": medians,
-                    "captured": captured,
+                figures[connections] = paired.round_figures(results, cpu, medians) | {
+                    "captured": captured
                 }
     _save(figures, options.out)
 

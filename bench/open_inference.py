@@ -16,16 +16,11 @@ within 15% of /v1's at 8 connections. Any failed request fails the run.
 from __future__ import annotations
 
 import json
-import os
-import sys
-import tempfile
 from pathlib import Path
 
-from app.core.config import Settings
-from app.db.migrations import upgrade
 from bench import paired
 from bench.keys import bench_key
-from bench.load import require_wrk, running_server, server_env
+from bench.load import require_wrk, running_server
 
 PORT = 8109
 PATHS = {"/v1": paired.PATH, "/v2": "/v2/models/demand-classifier/infer"}
@@ -36,25 +31,12 @@ def main() -> None:
     options = paired.options(__doc__, Path("bench/results/open_inference.json"))
     require_wrk()
     bodies = _bodies()
-    with tempfile.TemporaryDirectory() as folder:
-        database_url = f"sqlite:///{Path(folder) / 'insight.db'}"
-        upgrade(database_url)
-        env = server_env(Settings().mlflow_store().tracking_uri) | {
-            "INSIGHT_DATABASE_URL": database_url,
-            "INSIGHT_SERVED_MODELS": json.dumps(paired.TEXT_MODELS),
-            "INSIGHT_WORKERS": "1",
-            "INSIGHT_CAPTURE_ENABLED": "true",
-            "INSIGHT_PORT": str(PORT),
-        }
-        print(
-            f"{len(bodies['/v1'])} texts, one per request; {options.rounds} rounds of "
-            f"{options.seconds:.0f} s per endpoint and connection count; {os.cpu_count()} cores, "
-            f"load average {os.getloadavg()[0]:.2f} at the start"
-        )
+    with paired.fresh_database() as (database_url, env):
+        paired.announce(options, f"{len(bodies['/v1'])} texts, one per request", "endpoint")
         figures = {}
         with (
             bench_key(database_url, scopes=["classify"]) as api_key,
-            running_server([sys.executable, "-m", "app.cli", "serve"], env) as server,
+            running_server(paired.SERVE, env | {"INSIGHT_PORT": str(PORT)}) as server,
         ):
             sides = paired.Paired(
                 {name: PORT for name in PATHS}, {name: server.pid for name in PATHS}, PATHS
@@ -64,18 +46,13 @@ def main() -> None:
                 results, cpu = paired.measure(sides, bodies, options, connections, api_key)
                 medians = paired.summaries(results, cpu)
                 _print(medians, connections)
-                figures[connections] = {
-                    "rounds": {name: [vars(r) for r in rounds] for name, rounds in results.items()},
-                    "cpu_us_per_request": cpu,
-                    "medians": medians,
-                    "v2_against_v1_percent": _difference(medians),
+                figures[connections] = paired.round_figures(results, cpu, medians) | {
+                    "v2_against_v1_percent": _difference(medians)
                 }
     options.out.parent.mkdir(parents=True, exist_ok=True)
     options.out.write_text(json.dumps(figures, indent=2))
     print(f"\nfigures saved to {options.out}")
-    failed = sum(m["errors"] for f in figures.values() for m in f["medians"].values())
-    if failed:
-        raise SystemExit(f"{failed:.0f} requests failed")
+    paired.fail_on_errors(figures)
 
 
 def _bodies() -> dict[str, list[str]]:

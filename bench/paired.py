@@ -6,19 +6,54 @@ built on it."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import statistics
+import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
-from bench.load import LoadResult, run_wrk, wait_until_answering
+from app.core.config import Settings
+from app.db.migrations import upgrade
+from bench.load import LoadResult, run_wrk, server_env, wait_until_answering
 
 PATH = "/v1/demands/classify"
 TEXT_MODELS = ["demand-classifier", "spam-filter"]
+SERVE = [sys.executable, "-m", "app.cli", "serve"]
+
+
+@contextmanager
+def fresh_database() -> Iterator[tuple[str, dict[str, str]]]:
+    """A migrated SQLite app database in a temporary folder, and the environment of a
+    one-worker server of the registry's text models on it, capture on (the default, whatever
+    this shell says)."""
+    with tempfile.TemporaryDirectory() as folder:
+        database_url = f"sqlite:///{Path(folder) / 'insight.db'}"
+        upgrade(database_url)
+        yield (
+            database_url,
+            server_env(Settings().mlflow_store().tracking_uri)
+            | {
+                "INSIGHT_DATABASE_URL": database_url,
+                "INSIGHT_SERVED_MODELS": json.dumps(TEXT_MODELS),
+                "INSIGHT_WORKERS": "1",
+                "INSIGHT_CAPTURE_ENABLED": "true",
+            },
+        )
+
+
+def announce(options: argparse.Namespace, what: str, sides: str) -> None:
+    print(
+        f"{what}; {options.rounds} rounds of {options.seconds:.0f} s per {sides} and connection "
+        f"count; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at the start"
+    )
 
 
 @dataclass(frozen=True)
@@ -149,3 +184,30 @@ def print_medians(medians: dict[str, dict[str, float]]) -> None:
 def change(before: float, after: float) -> float:
     """``after`` against ``before``, in percent."""
     return (after / before - 1) * 100 if before else float("nan")
+
+
+def round_figures(
+    results: dict[str, list[LoadResult]], cpu: dict[str, list[float]], medians: dict
+) -> dict:
+    """What a run saves per connection count: every round, the CPU per request, the medians."""
+    return {
+        "rounds": {name: [vars(r) for r in rounds] for name, rounds in results.items()},
+        "cpu_us_per_request": cpu,
+        "medians": medians,
+    }
+
+
+def fail_on_errors(figures: dict[int, dict]) -> None:
+    """A non-zero exit when wrk saw any failed request: socket errors or non-2xx answers
+    (a refused key is a 401)."""
+    failed = {
+        f"{name} at {connections} connection(s)": summary["errors"]
+        for connections, figure in figures.items()
+        for name, summary in figure["medians"].items()
+        if summary["errors"]
+    }
+    if failed:
+        raise SystemExit(
+            "failed requests: "
+            + ", ".join(f"{where}: {count:.0f}" for where, count in failed.items())
+        )
