@@ -7,12 +7,13 @@ Text models take one BYTES tensor of texts. Customer models take one tensor per 
 is named after a column), or a single ``[rows, columns]`` tensor in the metadata's column
 order. Elements are coerced to the column's type where that loses nothing (``"55"`` in a BYTES
 tensor to 55 for a number column; ``""``, ``"nan"``, ``"None"`` there to a blank), else
-refused naming the input and row. Triton's binary
-tensor extension is not spoken: a request that asks for it is refused with 400.
+refused naming the input and row. Triton's binary tensor extension is not spoken: a request
+that asks for it is refused with 400.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -142,18 +143,27 @@ def output_tensors(served: ServedModel) -> list[Tensor]:
     ]
 
 
+def _is_spam_filter(served: ServedTextModel) -> bool:
+    return SPAM in served.classes and len(served.classes) == 2
+
+
+@functools.lru_cache(maxsize=16)
+def _class_order(classes: tuple[str, ...]) -> dict[str, str]:
+    """The ``parameters`` of a probabilities tensor: its column order, a JSON array."""
+    return {"classes": json.dumps(classes, ensure_ascii=False)}
+
+
 def _text_outputs(served: ServedTextModel) -> list[tuple[str, str, list[int], dict | None]]:
-    if SPAM in served.classes and len(served.classes) == 2:
+    if _is_spam_filter(served):
         return [
             ("spam", BOOL, [-1], None),
             ("spam_probability", FP64, [-1], None),
             ("needs_review", BOOL, [-1], None),
         ]
-    classes = {"classes": json.dumps(served.classes, ensure_ascii=False)}
     return [
         ("category", BYTES, [-1], None),
         ("confidence", FP64, [-1], None),
-        ("probabilities", FP64, [-1, len(served.classes)], classes),
+        ("probabilities", FP64, [-1, len(served.classes)], _class_order(tuple(served.classes))),
         ("needs_review", BOOL, [-1], None),
     ]
 
@@ -191,16 +201,11 @@ def infer_texts(
         raise InvalidTensorError(
             f"{served.name} takes one input, {expected!r} (BYTES, shape [-1]); got {names}"
         )
-    tensor = request.inputs[0]
-    rows, width = _rows_and_width(tensor)
-    if width != 1:
-        raise InvalidTensorError(
-            f"input {tensor.name!r}: shape must be [n] or [n, 1], one text a row"
-        )
-    texts = _elements(tensor, rows)
+    (tensor,) = request.inputs
+    (texts,) = _as_columns(request.inputs).values()
     if tensor.datatype != BYTES or not all(isinstance(text, str) for text in texts):
         raise InvalidTensorError(f"input {tensor.name!r}: texts are BYTES, each a UTF-8 string")
-    _check_rows(tensor.name, rows, max_texts, "texts")
+    _check_rows(tensor.name, len(texts), max_texts, "texts")
     for row, text in enumerate(texts):
         if rule := text_rule(text, max_chars):
             raise InvalidTensorError(f"input {tensor.name!r}, row {row}: {rule}")
@@ -211,7 +216,7 @@ def text_outputs(served: ServedTextModel, texts: list[str]) -> list[Tensor]:
     """The text model's answers as output tensors (the fields of the /v1 answer it gives)."""
     answers = served.answer(TextBatch(texts))
     rows = len(texts)
-    if SPAM in served.classes and len(served.classes) == 2:
+    if _is_spam_filter(served):
         columns = {
             "spam": answers.says(SPAM).tolist(),
             "spam_probability": _rounded(answers.probability(SPAM)),
@@ -287,13 +292,7 @@ def captured_items(body: Any, *, texts: bool) -> list[Any] | None:
     (masked), for drift; None for a body that is not one, or a single ``[rows, columns]``
     tensor, whose columns it does not name."""
     try:
-        request = InferenceRequest.model_validate(body)
-        columns: dict[str, list[Any]] = {}
-        for tensor in request.inputs:
-            rows, width = _rows_and_width(tensor)
-            if width != 1:
-                return None
-            columns[tensor.name] = _elements(tensor, rows)
+        columns = _as_columns(InferenceRequest.model_validate(body).inputs)
     except (ValidationError, InvalidTensorError):
         return None
     if texts:
@@ -308,22 +307,14 @@ def _columns(request: InferenceRequest, names: list[str]) -> dict[str, list[Any]
         len(request.inputs) > 1 or (request.inputs[0].name in names)
     )
     if as_columns:
-        found: dict[str, list[Any]] = {}
-        for tensor in request.inputs:
-            if tensor.name not in names:
-                raise InvalidTensorError(
-                    f"input {tensor.name!r} is not a feature column of this model "
-                    "(GET the model's metadata for its inputs)"
-                )
-            if tensor.name in found:
-                raise InvalidTensorError(f"input {tensor.name!r} is given twice")
-            rows, width = _rows_and_width(tensor)
-            if width != 1:
-                raise InvalidTensorError(
-                    f"input {tensor.name!r}: a column's shape is [n] or [n, 1]"
-                )
-            found[tensor.name] = _typed(tensor, _elements(tensor, rows))
-        return found
+        unknown = [tensor.name for tensor in request.inputs if tensor.name not in names]
+        if unknown:
+            raise InvalidTensorError(
+                f"input {unknown[0]!r} is not a feature column of this model "
+                "(GET the model's metadata for its inputs)"
+            )
+        columns = _as_columns(request.inputs)
+        return {tensor.name: _typed(tensor, columns[tensor.name]) for tensor in request.inputs}
     (tensor,) = request.inputs
     rows, width = _rows_and_width(tensor)
     if len(tensor.shape) != 2 or width != len(names):
@@ -334,6 +325,19 @@ def _columns(request: InferenceRequest, names: list[str]) -> dict[str, list[Any]
         )
     values = _typed(tensor, _elements(tensor, rows * width))
     return {name: values[column::width] for column, name in enumerate(names)}
+
+
+def _as_columns(inputs: list[RequestInput]) -> dict[str, list[Any]]:
+    """Each input one column (shape ``[n]`` or ``[n, 1]``): its name -> its elements."""
+    columns: dict[str, list[Any]] = {}
+    for tensor in inputs:
+        if tensor.name in columns:
+            raise InvalidTensorError(f"input {tensor.name!r} is given twice")
+        rows, width = _rows_and_width(tensor)
+        if width != 1:
+            raise InvalidTensorError(f"input {tensor.name!r}: a column's shape is [n] or [n, 1]")
+        columns[tensor.name] = _elements(tensor, rows)
+    return columns
 
 
 def _rows_and_width(tensor: RequestInput) -> tuple[int, int]:
