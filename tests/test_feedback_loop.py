@@ -17,15 +17,13 @@ from bench.keys import auth_headers
 from bench.loop import run_loop
 from model_registry.registry import promote
 from model_registry.store import MlflowStore
-from tests.conftest import make_key
+from tests.conftest import make_key, promoted_text_models
 from tests.serving import running_service, service_env
 from training.customers.schema import DRIFTED_WORLDS
 from training.customers.tasks import CHURN
 from training.customers.trainer import customer_data, train_customer_model
 from training.customers.world import generate_customers
 from training.text.corpus import generate_demands
-from training.text.data import labelled_texts
-from training.text.trainer import DEMAND_CLASSIFIER, SPAM_FILTER, train_text_model
 
 SERVED = ["demand-classifier", "spam-filter", "churn"]
 STABLE_PSI, SHIFTED_PSI = 0.1, 0.25
@@ -44,18 +42,8 @@ def store(tmp_path_factory, corpus) -> MlflowStore:
     corpus, churn on the base world, all in production."""
     import pandas as pd
 
-    store = MlflowStore.embedded(tmp_path_factory.mktemp("loop-store"))
     frame = pd.read_csv(corpus, dtype=str, keep_default_na=False)
-    for task in (DEMAND_CLASSIFIER, SPAM_FILTER):
-        texts = labelled_texts(
-            frame,
-            text_column="text",
-            label_column=task.label_column,
-            binary=task.binary,
-            source="base",
-        )
-        outcome = train_text_model(task, texts, store=store, candidates="default")
-        promote(store.activate(), task.model_name, version=outcome.version)
+    store = promoted_text_models(tmp_path_factory.mktemp("loop-store"), frame, candidates="default")
     world = generate_customers(4000, seed=0)
     customers = customer_data(
         world, task=CHURN, targets=CHURN.targets, id_column="customer_id", source="base world"
