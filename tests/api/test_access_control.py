@@ -32,6 +32,7 @@ from tests.conftest import (
     settings_for,
     wait_until_ready,
 )
+from tests.open_inference import pd_request, text_request
 from tests.serving import LiveService, on_each_worker, running_service, service_env
 from tests.text_versions import DEMAND, serving_base
 
@@ -71,30 +72,12 @@ def _calls(features: dict) -> list[Call]:
         Call("GET", "/v1/models", "models:read"),
         Call("GET", "/v1/models/churn", "models:read"),
         Call("POST", "/v1/admin/models/refresh", "admin"),
-        Call("POST", "/v2/models/demand-classifier/infer", "classify", _v2_texts()),
-        Call("POST", "/v2/models/churn/infer", "score", _v2_features(features)),
+        Call(
+            "POST", "/v2/models/demand-classifier/infer", "classify", text_request(["宽带断网了"])
+        ),
+        Call("POST", "/v2/models/churn/infer", "score", pd_request([features])),
         Call("GET", "/v2/models/churn", "models:read"),
     ]
-
-
-def _v2_texts() -> dict:
-    return {"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES", "data": ["宽带断网了"]}]}
-
-
-def _v2_features(features: dict) -> dict:
-    """The Open Inference Protocol's pd form: one input per feature column."""
-    return {
-        "parameters": {"content_type": "pd"},
-        "inputs": [
-            {
-                "name": name,
-                "shape": [1],
-                "datatype": "BYTES" if isinstance(value, str) else "FP64",
-                "data": [value],
-            }
-            for name, value in features.items()
-        ],
-    }
 
 
 def _outcome(customer_id: str) -> dict:

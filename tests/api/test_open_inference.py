@@ -15,18 +15,13 @@ from tests.conftest import (
     settings_for,
     wait_until_ready,
 )
+from tests.open_inference import text_request
 
 TEXTS = [
     "宽带从昨晚就断网了，报修也没人来",
     "恭喜中奖！点击 http://x.cn 加微信领取",
     "我想换个便宜点的套餐",
 ]
-
-
-def text_request(texts, **extra) -> dict:
-    return {
-        "inputs": [{"name": "text", "shape": [len(texts)], "datatype": "BYTES", "data": texts}]
-    } | extra
 
 
 @pytest.fixture(scope="module")

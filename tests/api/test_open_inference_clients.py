@@ -17,6 +17,7 @@ from tritonclient.utils import InferenceServerException
 
 from app.db.models import CapturedRequest
 from tests.conftest import CUSTOMER_MODEL_NAMES, TEXT_MODELS, make_key
+from tests.open_inference import text_request
 from tests.serving import LiveService, running_service, service_env
 from training.customers.schema import LABEL_COLUMNS
 
@@ -158,7 +159,7 @@ def test_a_raw_pd_request_as_mlserver_clients_send_it(service, customer):
 
 def test_captured_and_counted_as_v1(service):
     live, headers, url = service
-    body = {"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES", "data": TEXTS[:1]}]}
+    body = text_request(TEXTS[:1])
     with live.client(headers) as http:
         reply = http.post(
             "/v2/models/spam-filter/infer", json=body, headers={"X-Request-ID": "a" * 32}

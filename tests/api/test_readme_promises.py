@@ -33,6 +33,7 @@ from tests.conftest import (
     settings_for,
     wait_until_ready,
 )
+from tests.open_inference import pd_request
 from tests.text_versions import log_again
 from training.customers import forest_scorer, linear_scorer
 from training.customers.model import CustomerModel, PipelineScorer
@@ -134,7 +135,7 @@ def test_staging_answers_each_staged_customer_model_from_staging_and_the_rest_fr
         plain_profile = api.get(f"/v1/customers/{customer_id}/profile")
         refused = api.post(SCORE, json=body, headers=crm | ASK_STAGING)
         by_number = api.post(
-            f"/v2/models/churn/versions/{versions.staged['churn']}/infer", json=_columns(records)
+            f"/v2/models/churn/versions/{versions.staged['churn']}/infer", json=pd_request(records)
         )
 
     expected_refs = {
@@ -376,19 +377,3 @@ def _fallback_lines(caplog) -> list[str]:
         for record in caplog.records
         if record.getMessage().startswith("scoring with the sklearn pipelines")
     ]
-
-
-def _columns(records: list[dict]) -> dict:
-    """An Open Inference Protocol request in the pd form: one input per feature column."""
-    return {
-        "parameters": {"content_type": "pd"},
-        "inputs": [
-            {
-                "name": name,
-                "shape": [len(records)],
-                "datatype": "BYTES" if isinstance(value, str) else "FP64",
-                "data": [record[name] for record in records],
-            }
-            for name, value in records[0].items()
-        ],
-    }

@@ -8,6 +8,7 @@ import pytest
 
 from model_registry.registry import PRODUCTION, STAGING
 from tests.conftest import make_key, service_client, settings_for, wait_until_ready
+from tests.open_inference import text_request
 from tests.text_versions import DEMAND, SPAM
 
 CLASSIFY = "/v1/demands/classify"
@@ -133,7 +134,7 @@ def test_the_header_is_documented_in_openapi(text_versions):
 def test_the_open_inference_protocol_reaches_a_staged_version_by_its_number(staged, app_database):
     """/v2/models/{name}/versions/{v}: any loaded version; one only staging holds needs the
     staging scope, as X-Model-Alias: staging does; without {v}, the deployment's alias."""
-    body = {"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES", "data": [TEXT["text"]]}]}
+    body = text_request([TEXT["text"]])
     classify_only = {"Authorization": f"Bearer {make_key(app_database, 'v2-plain', ['classify'])}"}
     with _serving(staged.store, sync_interval_seconds=0.1) as api:
         wait_until_ready(api)

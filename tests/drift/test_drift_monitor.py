@@ -16,6 +16,7 @@ from app.commands.drift import DRIFT_EXIT_STATUS
 from app.db.migrations import upgrade
 from tests.capture.test_capture_api import _wait_until_written, capturing_app
 from tests.conftest import CUSTOMER_MODEL_NAMES, TEXT_MODELS
+from tests.open_inference import pd_request
 from training.customers.schema import FEATURE_COLUMNS
 from training.customers.world import generate_customers
 from training.text.corpus import generate_demands
@@ -197,15 +198,6 @@ def test_open_inference_traffic_is_compared_too(full_store, tmp_path):
     upgrade(url)
     texts = generate_demands(40, seed=21)["text"].tolist()
     records = [r["features"] for r in _records(generate_customers(30, seed=22))]
-    columns = [
-        {
-            "name": name,
-            "shape": [len(records)],
-            "datatype": "BYTES" if isinstance(value, str) else "FP64",
-            "data": [record[name] for record in records],
-        }
-        for name, value in records[0].items()
-    ]
     served = TEXT_MODELS + list(CUSTOMER_MODEL_NAMES)
     with capturing_app(full_store, url, served_models=served) as client:
         since = datetime.now(UTC)
@@ -221,9 +213,7 @@ def test_open_inference_traffic_is_compared_too(full_store, tmp_path):
         }
         answer = client.post("/v2/models/demand-classifier/infer", json=texts_body)
         assert answer.status_code == 200, answer.text
-        answer = client.post(
-            "/v2/models/churn/infer", json={"parameters": {"content_type": "pd"}, "inputs": columns}
-        )
+        answer = client.post("/v2/models/churn/infer", json=pd_request(records))
         assert answer.status_code == 200, answer.text
         names = [tensor["name"] for tensor in client.get("/v2/models/churn").json()["inputs"]]
         row = [str(records[0][name]) for name in names]
