@@ -13,6 +13,7 @@ from typing import Any
 
 from app.core.inference_paths import INFER, INFER_VERSION
 from app.replay.selection import CLASSIFY, PROFILE, SCORE
+from training.common.profile import answer_value
 
 # A classify answer carries both text models' outputs side by side in one result.
 CLASSIFY_FIELDS = {
@@ -143,13 +144,14 @@ def _model_outputs(scores: Any) -> dict[str, Outputs]:
 
 
 def _outputs(fields: dict[str, Any]) -> Outputs:
+    """Read as the reference profiles read answers at training, so drift compares like with
+    like: a flag as "true" or "false", a label as it is, a number as a float."""
     categorical: dict[str, str] = {}
     numeric: dict[str, float] = {}
     for field, value in fields.items():
-        if isinstance(value, bool):
-            categorical[field] = "true" if value else "false"
-        elif isinstance(value, str):
-            categorical[field] = value
-        elif isinstance(value, int | float):
-            numeric[field] = float(value)
+        read = answer_value(value)
+        if isinstance(read, str):
+            categorical[field] = read
+        elif read is not None:
+            numeric[field] = read
     return Outputs(categorical, numeric)
