@@ -42,8 +42,18 @@ def test_readyz_is_503_until_the_models_are_loaded(trained_store, monkeypatch):
         waiting = client.get("/readyz")
         assert waiting.status_code == 503 and waiting.json()["loading"] is True
         assert client.post("/v1/demands/classify", json={"text": "流量"}).status_code == 503
+        # the Open Inference Protocol's probes say the same, in its words
+        v2_ready = client.get("/v2/health/ready")
+        assert (v2_ready.status_code, v2_ready.json()) == (503, {"ready": False})
+        model_ready = client.get("/v2/models/demand-classifier/ready")
+        assert (model_ready.status_code, model_ready.json()) == (
+            503,
+            {"name": "demand-classifier", "ready": False},
+        )
+        assert client.get("/v2/health/live").json() == {"live": True}
         release.set()
         wait_until_ready(client)
+        assert client.get("/v2/models/demand-classifier/ready").json()["ready"] is True
         loaded = client.get("/readyz").json()["loaded"]
         assert loaded["production"].keys() == {"demand-classifier", "spam-filter"}
 

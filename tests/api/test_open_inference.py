@@ -67,6 +67,10 @@ def test_health_and_server_metadata_need_no_key(api):
     assert ready.status_code == 200 and ready.json() == {"name": "churn", "ready": True}
 
 
+def test_v2_is_left_to_the_protocol_s_specification_not_our_openapi(api):
+    assert not [path for path in api.get("/openapi.json").json()["paths"] if "/v2" in path]
+
+
 def test_metadata_is_the_signature(api):
     churn = api.get("/v2/models/churn").json()
     version = api.get("/v1/models/churn").json()["version"]
